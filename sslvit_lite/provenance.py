@@ -1,0 +1,64 @@
+"""Where a number or a figure came from: commit, device, library versions, time.
+
+Every figure or number shown in the book carries :func:`provenance_caption` of the run that
+made it (design rule "honest results").
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+import sslvit_lite
+
+
+def git_commit(path: str | Path | None = None) -> str:
+    """Short commit of the checkout holding ``path`` (default: this package), "+dirty" if modified."""
+    where = Path(path or Path(sslvit_lite.__file__).parent)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=where, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return f"unknown (sslvit_lite {sslvit_lite.__version__}, not a git checkout)"
+
+
+def device_name(device: str | torch.device | None = None) -> str:
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def provenance(device: str | torch.device | None = None, **extra) -> dict:
+    """A JSON-serialisable record of the run: commit, device, versions, UTC time, plus ``extra``."""
+    import timm
+
+    return {
+        "commit": git_commit(),
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "sslvit_lite": sslvit_lite.__version__,
+        "time_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        **extra,
+    }
+
+
+def provenance_caption(record: dict) -> str:
+    """One line for a figure caption, e.g. "preset smoke · 2 epochs · CPU (...) · commit abc123"."""
+    parts = []
+    for key in ("data", "preset", "objective", "epochs", "steps", "images"):
+        if key in record:
+            value = record[key]
+            parts.append(f"{value} {key}" if key in ("epochs", "steps", "images") else f"{key} {value}")
+    parts += [record.get("device", "device unknown"), f"commit {record.get('commit', 'unknown')}"]
+    if "time_utc" in record:
+        parts.append(record["time_utc"] + " UTC")
+    return " · ".join(str(p) for p in parts)

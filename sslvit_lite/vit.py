@@ -1,0 +1,167 @@
+"""Build timm ViTs for small images and look inside them.
+
+The paper's analyses (Park et al., ICLR 2023, §1.1 of our spec) need, for every block, the
+post-softmax attention probabilities and the token states. The official code re-implements
+the ViT to return them; we keep timm's model untouched and record them with hooks instead:
+
+- attention: timm computes attention with fused SDPA, which never materialises the
+  probabilities. While capturing we switch each attention module to its explicit path
+  (``fused_attn = False``) and read the input of its ``attn_drop`` (softmax output, before
+  dropout). Afterwards the fused path is restored.
+- tokens: the official ``zs`` layout ``[embedding, block1 mid, block1 out, block2 mid, ...]``.
+  The embedding is the input of block 1; the mid-block state x + Attn(LN1(x)) is the input of
+  each block's ``norm2``; the block output is the block's output.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import timm
+import torch
+from torch import nn
+
+ARCHS: dict[str, str] = {
+    "vit_tiny": "vit_tiny_patch16_224",  # 192-d, 12 blocks, 3 heads
+    "vit_small": "vit_small_patch16_224",  # 384-d, 12 blocks, 6 heads
+    "vit_base": "vit_base_patch16_224",  # 768-d, 12 blocks, 12 heads
+}
+
+
+def build_vit(
+    arch: str = "vit_tiny",
+    img_size: int = 32,
+    patch_size: int = 4,
+    num_classes: int = 0,
+    **timm_kwargs,
+) -> nn.Module:
+    """A randomly initialised timm ViT for ``img_size`` px images cut into ``patch_size`` px patches.
+
+    ``arch`` is one of :data:`ARCHS`; extra keyword arguments go to ``timm.create_model``
+    (e.g. ``depth=2, embed_dim=32, num_heads=2`` for a tiny test model). Nothing is downloaded.
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r}; valid: {', '.join(ARCHS)}")
+    if img_size <= 0 or patch_size <= 0 or img_size % patch_size:
+        raise ValueError(f"img_size ({img_size}) must be a positive multiple of patch_size ({patch_size})")
+    return timm.create_model(
+        ARCHS[arch],
+        pretrained=False,
+        img_size=img_size,
+        patch_size=patch_size,
+        num_classes=num_classes,
+        **timm_kwargs,
+    )
+
+
+def patch_grid(model: nn.Module) -> tuple[int, int]:
+    """(rows, cols) of the patch-token grid of a timm ViT."""
+    grid = model.patch_embed.grid_size
+    return int(grid[0]), int(grid[1])
+
+
+class Capture:
+    """What the latest forward pass inside :func:`capture` recorded (readable inside and after the block).
+
+    attentions: one (B, H, N, N) tensor per block, post-softmax, prefix (CLS) tokens included.
+    tokens: the ``zs`` layout, 2·depth + 1 tensors of shape (B, N, C).
+    """
+
+    def __init__(self, depth: int):
+        self._attentions: list[torch.Tensor | None] = [None] * depth
+        self._tokens: list[torch.Tensor | None] = [None] * (2 * depth + 1)
+
+    @property
+    def attentions(self) -> list[torch.Tensor]:
+        return _recorded(self._attentions, "attention")
+
+    @property
+    def tokens(self) -> list[torch.Tensor]:
+        return _recorded(self._tokens, "token state")
+
+    @property
+    def block_outputs(self) -> list[torch.Tensor]:
+        """Depth 0..L: the embedding, then the output of each block (the Fourier convention)."""
+        return self.tokens[0::2]
+
+    @property
+    def mid_block(self) -> list[torch.Tensor]:
+        """Depth 1..L: the residual stream right after each block's attention."""
+        return self.tokens[1::2]
+
+
+def _recorded(slots: list[torch.Tensor | None], what: str) -> list[torch.Tensor]:
+    if all(s is None for s in slots):
+        raise RuntimeError(f"no {what} recorded yet: run a forward pass inside `with capture(model)`")
+    missing = [i for i, s in enumerate(slots) if s is None]
+    if missing:
+        raise RuntimeError(f"{what} missing at positions {missing}: did the forward pass skip blocks?")
+    return list(slots)
+
+
+@contextmanager
+def capture(model: nn.Module, detach: bool = True) -> Iterator[Capture]:
+    """Record attention probabilities and per-block tokens of the forward passes run inside.
+
+    Only the latest forward pass is kept. Hooks are removed and fused attention restored
+    on exit, even if the body raises.
+
+    >>> with capture(vit) as cap:
+    ...     vit(images)
+    >>> cap.attentions[0].shape  # (B, H, N, N)
+    """
+    blocks = list(model.blocks)
+    if not blocks:
+        raise ValueError("model has no blocks to capture")
+    result = Capture(len(blocks))
+    handles = []
+    fused_before = {}
+
+    def keep(t: torch.Tensor) -> torch.Tensor:
+        return t.detach() if detach else t
+
+    def on_attention(i: int):
+        def hook(_module, args):
+            result._attentions[i] = keep(args[0])  # (B, H, N, N)
+
+        return hook
+
+    def on_mid(i: int):
+        def hook(_module, args):
+            result._tokens[2 * i + 1] = keep(args[0])  # (B, N, C)
+
+        return hook
+
+    def on_out(i: int):
+        def hook(_module, _args, output):
+            result._tokens[2 * i + 2] = keep(output)  # (B, N, C)
+
+        return hook
+
+    def on_embedding(_module, args):
+        result._tokens[0] = keep(args[0])  # (B, N, C)
+
+    try:
+        handles.append(blocks[0].register_forward_pre_hook(on_embedding))
+        for i, block in enumerate(blocks):
+            attn = block.attn
+            if not hasattr(attn, "attn_drop"):
+                raise TypeError(f"block {i}: attention module {type(attn).__name__} has no attn_drop to hook")
+            if hasattr(attn, "fused_attn"):
+                fused_before[attn] = attn.fused_attn
+                attn.fused_attn = False
+            handles.append(attn.attn_drop.register_forward_pre_hook(on_attention(i)))
+            handles.append(block.norm2.register_forward_pre_hook(on_mid(i)))
+            handles.append(block.register_forward_hook(on_out(i)))
+        yield result
+    finally:
+        for handle in handles:
+            handle.remove()
+        for attn, fused in fused_before.items():
+            attn.fused_attn = fused
+
+
+def count_hooks(model: nn.Module) -> int:
+    """Number of forward hooks and pre-hooks registered anywhere in ``model`` (for tests)."""
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())

@@ -1,0 +1,12 @@
+import json
+
+from sslvit_lite.provenance import provenance, provenance_caption
+
+
+def test_provenance_is_json_and_caption_names_its_parts():
+    record = provenance(device="cpu", preset="smoke", epochs=2, data="CIFAR-10 test SAMPLE")
+    json.dumps(record)
+    caption = provenance_caption(record)
+    for part in ("preset smoke", "2 epochs", "CPU", "commit", "SAMPLE"):
+        assert part in caption
+    assert record["commit"]
