@@ -1,0 +1,261 @@
+"""Claims as executable checks (paper-spec §5): each holds, fails and goes unmeasured on cue."""
+
+import copy
+import json
+import math
+
+import pytest
+
+from sslvit_lite.analysis import reference as ref
+from sslvit_lite.claims import CLAIMS, ClaimResult, late_blocks, scoreboard, scoreboard_markdown
+
+
+def per_head(curve, spread):
+    return [[v - spread, v, v + spread] for v in curve]
+
+
+def paper_like_results():
+    """Synthetic results shaped like the paper's curves: every claim holds."""
+    cl_ad = ref.CURVES["attention_distance/mocov3/nb"].y
+    cl_nmi = ref.CURVES["nmi/mocov3/nb"].y
+    freqs = [k * math.pi / 10 for k in range(1, 10)]
+    mocov3 = {
+        "attention_distance": per_head(cl_ad, 2.0),
+        "nmi": per_head(cl_nmi, 0.005),
+        "query_jsd": per_head([0.5 - 0.04 * i for i in range(12)], 0.01),
+        "head_jsd": [0.3 - 0.02 * i for i in range(12)],
+        "fourier_delta": list(ref.CURVES["fourier_delta/mocov3/fig"].y),
+        "silhouette": [0.05 * i for i in range(13)],
+        "unison": [0.3 + 0.05 * i for i in range(12)],
+        "linear_probe": list(ref.CURVES["linear_probe/mocov3/fig"].y),
+        "fine_tune": 83.2,
+        "fine_tune_by_size": dict(ref.FIG1["ft_by_size_authors"]["mocov3"]),
+        "coco_ap_box": 47.9,
+        "shape_bias": 0.6,
+        "noise_accuracy": {"freqs": freqs, "clean": 0.8, "accuracy": [0.5, 0.6, 0.7, 0.75, 0.78, 0.79, 0.79, 0.8, 0.8]},
+    }
+    simmim = {
+        "attention_distance": per_head([40.0 + i for i in range(12)], 25.0),
+        "nmi": per_head([0.3] * 12, 0.05),
+        "query_jsd": per_head([0.6] * 12, 0.05),
+        "head_jsd": [0.4] * 12,
+        "fourier_delta": list(ref.CURVES["fourier_delta/simmim/fig"].y),
+        "silhouette": [0.02] * 13,
+        "unison": [0.2] * 12,
+        "linear_probe": list(ref.CURVES["linear_probe/simmim/fig"].y),
+        "fine_tune": 83.8,
+        "fine_tune_by_size": dict(ref.FIG1["ft_by_size_authors"]["simmim"]),
+        "coco_ap_box": 50.3,
+        "shape_bias": 0.4,
+        "noise_accuracy": {"freqs": freqs, "clean": 0.7, "accuracy": [0.5, 0.55, 0.6, 0.62, 0.6, 0.55, 0.5, 0.5, 0.45]},
+    }
+    hybrid = {
+        "nmi": per_head([0.3] * 8 + [0.1, 0.05, 0.03, 0.02], 0.01),
+        "fourier_delta": simmim["fourier_delta"][:5] + mocov3["fourier_delta"][5:],
+    }
+    mae = {
+        "fourier_delta": list(ref.CURVES["fourier_delta/mae_encoder/fig"].y),
+        "decoder_fourier_delta": [-3.45, -3.4, -3.3, -3.2, -3.1, -3.05, -3.0, -3.0],
+    }
+    return {
+        "models": {"mocov3": mocov3, "simmim": simmim, "hybrid": hybrid, "mae": mae},
+        "hybrid_sweep": [dict(p) for p in ref.HYBRID_SWEEP["points"]],
+        "provenance": {"source": "synthetic test"},
+    }
+
+
+def status(results, claim_id):
+    return {r.id: r for r in scoreboard(results)}[claim_id]
+
+
+def swap(key):
+    def mutate(r):
+        m = r["models"]
+        m["mocov3"][key], m["simmim"][key] = m["simmim"][key], m["mocov3"][key]
+
+    return mutate
+
+
+def set_model(model, key, value):
+    def mutate(r):
+        r["models"][model][key] = value
+
+    return mutate
+
+
+def reverse_cl_probe(r):
+    r["models"]["mocov3"]["linear_probe"] = r["models"]["mocov3"]["linear_probe"][::-1]
+
+
+def mim_heads_like_cl(r):
+    r["models"]["simmim"]["attention_distance"] = copy.deepcopy(r["models"]["mocov3"]["attention_distance"])
+
+
+def mim_last_layer_high_pass(r):
+    r["models"]["simmim"]["fourier_delta"][-1] = r["models"]["simmim"]["fourier_delta"][-2] + 0.2
+
+
+def hybrid_interior_worse(r):
+    for p in r["hybrid_sweep"]:
+        if 0 < p["lambda"] < 1:
+            p["linear_probe"] = 10.0
+
+
+VIOLATIONS = {
+    1: swap("attention_distance"),
+    2: mim_heads_like_cl,
+    3: swap("nmi"),
+    4: set_model("mocov3", "nmi", per_head([0.2] * 12, 0.01)),
+    5: swap("query_jsd"),
+    6: swap("fourier_delta"),
+    7: mim_last_layer_high_pass,
+    8: swap("silhouette"),
+    9: swap("linear_probe"),
+    10: reverse_cl_probe,
+    11: set_model("mae", "decoder_fourier_delta", [-2.0] * 8),
+    12: swap("fine_tune"),
+    13: swap("fine_tune_by_size"),
+    14: swap("coco_ap_box"),
+    15: hybrid_interior_worse,
+    16: set_model("hybrid", "nmi", per_head([0.9] * 12, 0.01)),
+    17: swap("shape_bias"),
+    18: swap("noise_accuracy"),
+    19: swap("unison"),
+}
+
+# A key each claim needs; deleting it from the CL (or named) model makes the claim unmeasured.
+NEEDS = {
+    1: ("mocov3", "attention_distance"), 2: ("simmim", "attention_distance"), 3: ("mocov3", "nmi"),
+    4: ("simmim", "nmi"), 5: ("mocov3", "query_jsd"), 6: ("mocov3", "fourier_delta"),
+    7: ("simmim", "fourier_delta"), 8: ("simmim", "silhouette"), 9: ("mocov3", "linear_probe"),
+    10: ("simmim", "linear_probe"), 11: ("mae", "decoder_fourier_delta"), 12: ("simmim", "fine_tune"),
+    13: ("mocov3", "fine_tune_by_size"), 14: ("mocov3", "coco_ap_box"), 16: ("hybrid", "fourier_delta"),
+    17: ("simmim", "shape_bias"), 18: ("mocov3", "noise_accuracy"), 19: ("simmim", "unison"),
+}
+
+
+def test_there_are_19_claims_in_order():
+    assert [c.id for c in CLAIMS] == list(range(1, 20))
+
+
+def test_paper_like_results_satisfy_every_claim():
+    rows = scoreboard(paper_like_results())
+    assert [r.status for r in rows] == ["holds"] * 19, [(r.id, r.detail) for r in rows if r.status != "holds"]
+    json.dumps([r.to_dict() for r in rows])  # values are JSON-serialisable
+
+
+@pytest.mark.parametrize("claim_id", sorted(VIOLATIONS))
+def test_each_claim_fails_when_its_evidence_is_reversed(claim_id):
+    results = paper_like_results()
+    VIOLATIONS[claim_id](results)
+    row = status(results, claim_id)
+    assert row.status == "fails", row.detail
+
+
+@pytest.mark.parametrize("claim_id", sorted(NEEDS))
+def test_each_claim_is_not_measured_without_its_metric(claim_id):
+    results = paper_like_results()
+    model, key = NEEDS[claim_id]
+    del results["models"][model][key]
+    row = status(results, claim_id)
+    assert row.status == "not measured" and key in row.detail and row.values == {}
+
+
+def test_empty_results_are_all_not_measured():
+    rows = scoreboard({})
+    assert all(r.status == "not measured" for r in rows) and len(rows) == 19
+
+
+def test_hybrid_sweep_without_endpoints_is_not_measured_and_lp_only_is_noted():
+    results = paper_like_results()
+    results["hybrid_sweep"] = [p for p in results["hybrid_sweep"] if p["lambda"] != 1.0]
+    assert status(results, 15).status == "not measured"
+    results = paper_like_results()
+    for p in results["hybrid_sweep"]:
+        del p["fine_tune"]
+    row = status(results, 15)
+    assert row.status == "holds" and "fine_tune not measured" in row.detail
+
+
+def test_nan_and_depth_mismatch_are_not_measured():
+    results = paper_like_results()
+    results["models"]["simmim"]["shape_bias"] = float("nan")
+    results["models"]["simmim"]["unison"] = results["models"]["simmim"]["unison"][:6]
+    assert status(results, 17).status == "not measured"
+    row = status(results, 19)
+    assert row.status == "not measured" and "depths" in row.detail
+
+
+def test_window_majority_rule_is_three_of_four_late_blocks():
+    results = paper_like_results()
+    ad = results["models"]["simmim"]["attention_distance"]
+    ad[11] = [200.0, 200.0, 200.0]  # MIM wins one late block: 3/4 still hold
+    row = status(results, 1)
+    assert row.status == "holds" and row.values["wins"] == 3
+    ad[10] = [200.0, 200.0, 200.0]  # two late blocks lost: 2/4 < 3
+    assert status(results, 1).status == "fails"
+
+
+def test_late_blocks_scale_the_paper_window():
+    assert late_blocks(12, 9) == [9, 10, 11, 12]
+    assert late_blocks(6, 9) == [5, 6]
+    assert late_blocks(12, 8) == [8, 9, 10, 11, 12]
+    assert late_blocks(1, 9) == [1]
+
+
+def test_claims_work_on_shallow_models():
+    results = paper_like_results()
+    for model in results["models"].values():
+        for key in ("attention_distance", "nmi", "query_jsd", "head_jsd", "unison", "linear_probe"):
+            if key in model:
+                model[key] = model[key][6:]
+        for key in ("fourier_delta", "silhouette"):
+            if key in model:
+                model[key] = model[key][:1] + model[key][7:]
+    rows = {r.id: r for r in scoreboard(results)}
+    assert rows[1].values["blocks"] == [5, 6]
+    assert rows[1].status == "holds" and rows[6].status == "holds"
+
+
+def test_roles_map_claims_to_other_model_names():
+    results = paper_like_results()
+    results["models"]["dino"] = results["models"].pop("mocov3")
+    results["roles"] = {"cl": "dino"}
+    assert status(results, 1).status == "holds"
+    with pytest.raises(ValueError, match="valid: cl"):
+        scoreboard({"roles": {"contrastive": "dino"}})
+
+
+def test_scoreboard_markdown_table():
+    text = scoreboard_markdown(paper_like_results())
+    lines = text.splitlines()
+    assert lines[0].startswith("| # | Claim |")
+    assert len([l for l in lines if l.startswith("| ") and l[2].isdigit()]) == 19
+    assert "19 hold, 0 fail, 0 not measured." in text
+    rows = [ClaimResult(1, "a | b", "fails", {}, "x")]
+    assert "a \\| b" in scoreboard_markdown(rows)
+
+
+def test_claim_result_rejects_unknown_status():
+    with pytest.raises(ValueError, match="status"):
+        ClaimResult(1, "c", "maybe")
+
+
+def test_reference_values_have_consistent_depths_tags_and_sources():
+    for key in ref.reference_keys():
+        r = ref.reference(key)
+        assert r.tag in ("[NB]", "[FIG]") and r.source, key
+    for key in ref.reference_keys("fourier_delta"):
+        r = ref.reference(key)
+        if isinstance(r, ref.ReferenceCurve):
+            assert r.x == tuple(range(13)), key  # depths 0..12
+    for metric in ("attention_distance", "nmi", "linear_probe"):
+        assert all(ref.reference(k).x == tuple(range(1, 13)) for k in ref.reference_keys(metric)), metric
+    assert ref.reference("fourier_delta/mae_decoder/fig").low == -3.45
+    assert [p["lambda"] for p in ref.HYBRID_SWEEP["points"]] == [0.0, 0.2, 0.4, 0.6, 1.0]
+    with pytest.raises(ValueError, match="valid:"):
+        ref.reference("nmi/simmim/nb")
+    with pytest.raises(ValueError, match="valid:"):
+        ref.reference_keys("accuracy")
+    with pytest.raises(ValueError, match="x has 2 values but y has 1"):
+        ref.ReferenceCurve("k", "nmi", "m", (1, 2), (0.1,), "block", "", "[NB]", "src")
