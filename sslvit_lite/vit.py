@@ -29,23 +29,31 @@ ARCHS: dict[str, str] = {
 }
 
 
+POS_EMBEDS = ("learn", "sincos")
+
+
 def build_vit(
     arch: str = "vit_tiny",
     img_size: int = 32,
     patch_size: int = 4,
     num_classes: int = 0,
+    pos_embed: str = "learn",
     **timm_kwargs,
 ) -> nn.Module:
     """A randomly initialised timm ViT for ``img_size`` px images cut into ``patch_size`` px patches.
 
     ``arch`` is one of :data:`ARCHS`; extra keyword arguments go to ``timm.create_model``
     (e.g. ``depth=2, embed_dim=32, num_heads=2`` for a tiny test model). Nothing is downloaded.
+    ``pos_embed="sincos"`` replaces timm's learned position embedding by the fixed 2-D sin-cos one
+    of MoCo v3 and MAE (CLS position zero, not trained).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; valid: {', '.join(ARCHS)}")
     if img_size <= 0 or patch_size <= 0 or img_size % patch_size:
         raise ValueError(f"img_size ({img_size}) must be a positive multiple of patch_size ({patch_size})")
-    return timm.create_model(
+    if pos_embed not in POS_EMBEDS:
+        raise ValueError(f"unknown pos_embed {pos_embed!r}; valid: {', '.join(POS_EMBEDS)}")
+    vit = timm.create_model(
         ARCHS[arch],
         pretrained=False,
         img_size=img_size,
@@ -53,6 +61,32 @@ def build_vit(
         num_classes=num_classes,
         **timm_kwargs,
     )
+    if pos_embed == "sincos":
+        fixed = sincos_pos_embed_2d(vit.embed_dim, patch_grid(vit), vit.num_prefix_tokens)  # (1, P + N, C)
+        vit.pos_embed.data.copy_(fixed)
+        vit.pos_embed.requires_grad_(False)
+    return vit
+
+
+def sincos_pos_embed_2d(dim: int, grid: tuple[int, int], num_prefix_tokens: int = 0) -> torch.Tensor:
+    """Fixed 2-D sin-cos position embedding as in MAE: (1, P + rows·cols, dim), prefix positions zero.
+
+    The first half of the channels encodes the column, the second half the row; each half is
+    [sin(pos·ω), cos(pos·ω)] with ω_i = 10000^(−i/(dim/4)), i = 0 … dim/4 − 1.
+    """
+    if dim % 4:
+        raise ValueError(f"sin-cos position embedding needs dim divisible by 4, got {dim}")
+    rows, cols = grid
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))  # (dim/4,)
+    row, col = torch.meshgrid(torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64), indexing="ij")
+
+    def encode(pos: torch.Tensor) -> torch.Tensor:
+        angles = pos.reshape(-1, 1) * omega  # (N, dim/4)
+        return torch.cat([angles.sin(), angles.cos()], dim=1)  # (N, dim/2)
+
+    grid_embed = torch.cat([encode(col), encode(row)], dim=1)  # (N, dim)
+    prefix = torch.zeros(num_prefix_tokens, dim, dtype=torch.float64)  # (P, dim)
+    return torch.cat([prefix, grid_embed]).float().unsqueeze(0)  # (1, P + N, dim)
 
 
 def patch_grid(model: nn.Module) -> tuple[int, int]:

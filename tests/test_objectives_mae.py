@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from sslvit_lite.objectives import build_objective
-from sslvit_lite.objectives.mae import MAE, normalize_patches, patchify, sincos_pos_embed_2d, unpatchify
+from sslvit_lite.objectives.mae import MAE, normalize_patches, patchify, unpatchify
+from sslvit_lite.vit import sincos_pos_embed_2d
 from sslvit_lite.vit import build_vit
 
 SMALL_DECODER = {"decoder_dim": 32, "decoder_depth": 2, "decoder_heads": 2}

@@ -96,3 +96,13 @@ def test_reading_before_a_forward_pass_is_a_clear_error():
     with capture(vit) as cap:
         with pytest.raises(RuntimeError, match="run a forward pass"):
             cap.attentions
+
+
+def test_sincos_position_embedding_is_fixed_and_zero_for_cls():
+    vit = build_vit("vit_tiny", img_size=16, patch_size=4, pos_embed="sincos", depth=1, embed_dim=32, num_heads=2)
+    assert not vit.pos_embed.requires_grad
+    assert torch.equal(vit.pos_embed[0, 0], torch.zeros(32))
+    # patch (row 0, col 1): first half of the channels encodes the column, sin(1·ω_0) = sin(1)
+    assert torch.isclose(vit.pos_embed[0, 2, 0], torch.sin(torch.tensor(1.0)))
+    with pytest.raises(ValueError, match="valid: learn, sincos"):
+        build_vit(pos_embed="rope")

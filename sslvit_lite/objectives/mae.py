@@ -44,6 +44,7 @@ from torch import nn
 
 from .base import Objective, require_no_patch_dropout
 from .masking import token_shuffle
+from ..vit import sincos_pos_embed_2d
 
 DEFAULTS: dict = {
     "mask_ratio": 0.75,
@@ -78,27 +79,6 @@ def normalize_patches(patches: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     mean = patches.mean(dim=-1, keepdim=True)  # (B, N, 1)
     var = patches.var(dim=-1, keepdim=True)  # (B, N, 1)
     return (patches - mean) / (var + eps).sqrt()  # (B, N, D)
-
-
-def sincos_pos_embed_2d(dim: int, grid: tuple[int, int], num_prefix_tokens: int = 0) -> torch.Tensor:
-    """Fixed 2-D sin-cos position embedding as in MAE: (1, P + rows·cols, dim), prefix positions zero.
-
-    The first half of the channels encodes the column, the second half the row; each half is
-    [sin(pos·ω), cos(pos·ω)] with ω_i = 10000^(−i/(dim/4)), i = 0 … dim/4 − 1.
-    """
-    if dim % 4:
-        raise ValueError(f"sin-cos position embedding needs dim divisible by 4, got {dim}")
-    rows, cols = grid
-    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))  # (dim/4,)
-    row, col = torch.meshgrid(torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64), indexing="ij")
-
-    def encode(pos: torch.Tensor) -> torch.Tensor:
-        angles = pos.reshape(-1, 1) * omega  # (N, dim/4)
-        return torch.cat([angles.sin(), angles.cos()], dim=1)  # (N, dim/2)
-
-    grid_embed = torch.cat([encode(col), encode(row)], dim=1)  # (N, dim)
-    prefix = torch.zeros(num_prefix_tokens, dim, dtype=torch.float64)  # (P, dim)
-    return torch.cat([prefix, grid_embed]).float().unsqueeze(0)  # (1, P + N, dim)
 
 
 class MAE(Objective):
