@@ -1,0 +1,400 @@
+"""Run every analysis of the paper on one pre-trained ViT: ``python -m sslvit_lite analyze``.
+
+Park et al. (ICLR 2023) analyse self-attention (Sec. 2: attention distance, NMI, maps) and
+representations (Sec. 3: Fourier, t-SNE, SVD) per depth. :func:`compute_metrics` runs the
+model once over the images with :func:`sslvit_lite.vit.capture` and computes all of them
+per block and per head; :func:`main` loads a checkpoint, writes ``metrics.json`` and the
+figures. The ``metrics`` entry has the per-model schema of :mod:`sslvit_lite.claims`.
+
+Depth conventions (paper-spec §1.3): attention metrics and the unison ratio per block 1..L;
+Fourier, silhouette and effective rank per depth 0..L (embedding, then block outputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sslvit_lite.analysis.attention import attention_nmi, head_jsd, mean_attention_distance, query_jsd, query_map
+from sslvit_lite.analysis.fourier import diagonal_profile, mean_log_amplitude
+from sslvit_lite.analysis.representation import effective_rank, image_silhouette, token_tsne, unison_ratio
+
+SCHEMA = "sslvit_lite.analyze/1"
+DEFAULTS = {"arch": "vit_tiny", "img_size": 32, "patch_size": 4}
+CONVENTIONS = {
+    "attention_distance": "blocks 1..L, [per head], pixels of the model input, CLS dropped (spec §2b)",
+    "nmi": "blocks 1..L, [per head], CLS dropped (spec §2c)",
+    "query_jsd": "blocks 1..L, [per head], bits, mean pairwise JSD between query rows (§2a, suggested)",
+    "head_jsd": "blocks 1..L, bits, mean pairwise JSD between heads' mean maps (§2a, suggested)",
+    "fourier_delta": "depths 0..L (embedding, block outputs), Δ log amplitude at the last diagonal bin (§2e)",
+    "fourier_curves": "depths 0..L, Δ(k) for k = 0..K-1 along the half diagonal (§2e)",
+    "silhouette": "depths 0..L, image-ID silhouette of patch tokens, cosine (§2d, suggested)",
+    "effective_rank": "depths 0..L, mean over images of exp(entropy of σ/Σσ) of patch tokens (§2f, suggested)",
+    "unison": "blocks 1..L, mean over images, block input → after attention (§2f, suggested)",
+}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _clean_state(state: dict) -> dict:
+    """A timm ViT state dict out of a checkpoint's model entry: prefixes stripped, head dropped."""
+    if any(k.startswith("backbone.") for k in state):
+        state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+    cleaned = {}
+    for key, value in state.items():
+        while key.startswith(("_orig_mod.", "module.")):  # torch.compile / DDP wrappers, any order
+            key = key.split(".", 1)[1]
+        if not key.startswith("head."):
+            cleaned[key] = value
+    return cleaned
+
+
+def load_vit_from_checkpoint(
+    path: str | os.PathLike,
+    arch: str | None = None,
+    img_size: int | None = None,
+    patch_size: int | None = None,
+) -> tuple[nn.Module, dict]:
+    """A timm ViT (eval mode, CPU) from a checkpoint file or run folder, and an info dict.
+
+    Accepts the project's training checkpoints (``{"model": objective state dict with
+    "backbone." keys, "config": {arch, img_size, patch_size, ...}, ...}``; a run folder uses its
+    ``final.pt`` or ``last.pt``) and plain ViT state dicts saved with
+    ``torch.save(vit.state_dict())`` (``module.``/``_orig_mod.`` prefixes and a ``head`` are
+    tolerated). The architecture comes from the checkpoint's config where it has one, else
+    from the arguments, else vit_tiny / 32 px / patch 4. An argument that contradicts the
+    config raises ValueError; a missing, unreadable or non-fitting file raises
+    :class:`sslvit_lite.checkpoint.CheckpointError`.
+    """
+    from sslvit_lite.checkpoint import CheckpointError, find_checkpoint
+    from sslvit_lite.pretrained import load_state_dict_strict  # raises a ValueError subclass
+    from sslvit_lite.vit import build_vit
+
+    file = find_checkpoint(path)
+    if not file.is_file():
+        raise CheckpointError(f"no checkpoint at {file}")
+    try:
+        blob = torch.load(file, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise CheckpointError(f"{file} cannot be loaded as a weights-only checkpoint ({err})") from err
+    if not isinstance(blob, dict):
+        raise CheckpointError(f"{file} holds a {type(blob).__name__}, not a state dict or checkpoint dict")
+    config = blob.get("config") if isinstance(blob.get("config"), dict) else {}
+    given = {"arch": arch, "img_size": img_size, "patch_size": patch_size}
+    conflicts = [f"{k}={config[k]!r} in the checkpoint but {v!r} requested" for k, v in given.items()
+                 if v is not None and k in config and config[k] != v]
+    if conflicts:
+        raise ValueError(f"{file}: " + "; ".join(conflicts))
+    settings = {k: v if v is not None else config.get(k, DEFAULTS[k]) for k, v in given.items()}
+    if isinstance(blob.get("model"), dict):
+        state, kind = blob["model"], "training checkpoint"
+    elif isinstance(blob.get("state_dict"), dict):
+        state, kind = blob["state_dict"], "checkpoint with state_dict"
+    else:
+        state, kind = blob, "state dict"
+    vit = build_vit(settings["arch"], img_size=settings["img_size"], patch_size=settings["patch_size"],
+                    **dict(config.get("vit_kwargs") or {}))
+    try:
+        load_state_dict_strict(vit, _clean_state(state), source=str(file))
+    except ValueError as err:  # pretrained.CheckpointError: report one error type to callers
+        raise CheckpointError(str(err)) from err
+    info = {"path": str(file), "kind": kind, **settings, "config": config,
+            "step": blob.get("step"), "provenance": blob.get("provenance", {})}
+    return vit.eval(), info
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+class _Sums:
+    """Running sums over images, turned into means at the end."""
+
+    def __init__(self):
+        self.sums: dict[str, list[torch.Tensor]] = {}
+
+    def add(self, key: str, per_depth: Sequence[torch.Tensor]) -> None:
+        """per_depth: one tensor per depth whose first dim is the batch (summed here)."""
+        values = [t.sum(dim=0).double().cpu() for t in per_depth]
+        if key not in self.sums:
+            self.sums[key] = values
+        else:
+            self.sums[key] = [a + b for a, b in zip(self.sums[key], values)]
+
+    def mean(self, key: str, count: int) -> list[torch.Tensor]:
+        return [t / count for t in self.sums[key]]
+
+
+def _as_list(t: torch.Tensor):
+    return [round(float(x), 6) for x in t.flatten()] if t.dim() else round(float(t), 6)
+
+
+def _prepare(images_uint8: torch.Tensor, mean, std, img_size: tuple[int, int], device) -> torch.Tensor:
+    from sslvit_lite.data import normalize
+
+    x = normalize(images_uint8.to(device), mean, std)  # (B, 3, H, W)
+    if tuple(x.shape[-2:]) != tuple(img_size):
+        x = F.interpolate(x, size=img_size, mode="bilinear", antialias=True, align_corners=False)
+    return x
+
+
+def _accumulate(sums: _Sums, cap, prefix: int, grid: tuple[int, int], patch_px: float) -> None:
+    """Add one batch's per-image metrics (from a :class:`sslvit_lite.vit.Capture`) to the running sums."""
+    patches = [a[:, :, prefix:, prefix:].float() for a in cap.attentions]  # L × (B, H, P, P)
+    sums.add("attention_distance", [mean_attention_distance(a, grid, patch_px) for a in patches])
+    sums.add("nmi", [attention_nmi(a) for a in patches])
+    sums.add("query_jsd", [query_jsd(a) for a in patches])
+    if patches[0].shape[1] >= 2:
+        sums.add("head_jsd", [head_jsd(a) for a in patches])
+    zs = [z.float() for z in cap.tokens]  # (2L + 1) × (B, N, C)
+    outputs = zs[0::2]  # depths 0..L
+    batch = zs[0].shape[0]
+    # Σ over images of the per-image-mean log amplitude, so the mean over all images is exact.
+    sums.add("log_amplitude", [batch * mean_log_amplitude(z, prefix, grid)[None] for z in outputs])
+    sums.add("effective_rank", [effective_rank(z[:, prefix:]) for z in outputs])
+    sums.add("unison", [unison_ratio(zs[2 * l][:, prefix:], zs[2 * l + 1][:, prefix:]) for l in range(len(patches))])
+
+
+@torch.no_grad()
+def compute_metrics(
+    model: nn.Module,
+    images_uint8: torch.Tensor,
+    mean: Sequence[float],
+    std: Sequence[float],
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    num_images: int | None = None,
+    representation_images: int = 18,
+    tsne: bool = True,
+) -> dict:
+    """Every analysis of the paper on ``model``, per block / depth and per head (JSON-serialisable).
+
+    model: a timm ViT, moved to ``device`` and run in eval mode in fp32 (its training mode
+    is restored afterwards).
+    images_uint8: (N, 3, H, W) uint8, normalised here with ``mean``/``std`` and resized
+    (bilinear, antialiased) to the model's input size if needed. ``num_images`` images are
+    drawn without replacement with ``seed`` (all, in order, when None or ≥ N).
+    The silhouette and the t-SNE example use the first ``representation_images`` of them
+    (the paper's t-SNE shows 18 images).
+
+    Returns ``{"metrics": {...}, "examples": {...}, "info": {...}}``; ``metrics`` holds the
+    keys of :data:`CONVENTIONS`, ``examples`` the data behind the example figures.
+    """
+    from sslvit_lite.vit import capture, patch_grid
+
+    if images_uint8.dtype != torch.uint8 or images_uint8.dim() != 4 or images_uint8.shape[1] != 3:
+        raise ValueError(f"images_uint8 must be uint8 (N, 3, H, W), got {images_uint8.dtype} {tuple(images_uint8.shape)}")
+    if batch_size < 1 or representation_images < 2:
+        raise ValueError(f"need batch_size ≥ 1 and representation_images ≥ 2, got {batch_size}, {representation_images}")
+    total = images_uint8.shape[0]
+    if num_images is not None and num_images < 2:
+        raise ValueError(f"num_images must be ≥ 2, got {num_images}")
+    if num_images is not None and num_images < total:
+        index = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:num_images].sort().values
+        images_uint8 = images_uint8[index]
+    count = images_uint8.shape[0]
+    if count < 2:
+        raise ValueError(f"need at least 2 images, got {count}")
+
+    grid = patch_grid(model)
+    prefix = int(model.num_prefix_tokens)
+    patch_px = float(model.patch_embed.patch_size[0])
+    img_size = tuple(int(s) for s in model.patch_embed.img_size)
+    device = torch.device(device)
+    was_training = model.training
+    model.eval().to(device)
+    sums, rep_tokens, example_maps = _Sums(), [], None
+    try:
+        for start in range(0, count, batch_size):
+            x = _prepare(images_uint8[start : start + batch_size], mean, std, img_size, device)  # (B, 3, H, W)
+            with capture(model) as cap:
+                model(x)
+            _accumulate(sums, cap, prefix, grid, patch_px)
+            if sum(part[0].shape[0] for part in rep_tokens) < representation_images:
+                rep_tokens.append([z[:representation_images, prefix:].float().cpu() for z in cap.block_outputs])
+            if example_maps is None:  # first image, centre query, every block: (H, R, C) each
+                centre = (grid[0] // 2) * grid[1] + grid[1] // 2
+                example_maps = (centre, [query_map(a[:1].float(), centre, grid, prefix)[0].cpu() for a in cap.attentions])
+    finally:
+        model.train(was_training)
+
+    curves = [diagonal_profile(m) for m in sums.mean("log_amplitude", count)]  # (L + 1) × (K,)
+    per_depth_tokens = [torch.cat([part[d] for part in rep_tokens])[:representation_images]
+                        for d in range(len(curves))]  # (L + 1) × (n_rep, P, C)
+    metrics = {key: [_as_list(t) for t in sums.mean(key, count)] for key in sums.sums if key != "log_amplitude"}
+    metrics["fourier_delta"] = [round(float(c[-1]), 6) for c in curves]
+    metrics["fourier_curves"] = [_as_list(c) for c in curves]
+    metrics["silhouette"] = [round(image_silhouette(t), 6) for t in per_depth_tokens]
+    centre, maps = example_maps
+    examples = {"query_map": {"block": len(maps), "query_index": centre, "image_index": 0,
+                              "maps": [[[_as_list(row) for row in head] for head in m] for m in maps]}}
+    if tsne:
+        last = per_depth_tokens[-1]  # (n_rep, P, C)
+        points = token_tsne(last, perplexity=20, seed=seed)  # (n_rep·P, 2)
+        examples["tsne"] = {
+            "depth": len(curves) - 1,
+            "points": [[round(float(a), 4), round(float(b), 4)] for a, b in points],
+            "image_ids": [i for i in range(last.shape[0]) for _ in range(last.shape[1])],
+        }
+    info = {
+        "num_images": count,
+        "representation_images": per_depth_tokens[0].shape[0],
+        "grid": list(grid),
+        "num_prefix": prefix,
+        "num_blocks": len(metrics["nmi"]),
+        "num_heads": len(metrics["nmi"][0]),
+        "patch_size_px": patch_px,
+        "input_size": list(img_size),
+        "fourier_bin": len(curves[0]) - 1,
+        "seed": seed,
+        "conventions": CONVENTIONS,
+    }
+    return {"metrics": metrics, "examples": examples, "info": info}
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _mean(rows):
+    return [sum(r) / len(r) if isinstance(r, list) else r for r in rows]
+
+
+def plot_metrics(result: dict, out_dir: str | os.PathLike, caption: str = "") -> list[Path]:
+    """Draw the per-depth figures of ``result`` (from :func:`compute_metrics` or metrics.json) as PNGs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    m, info = result["metrics"], result["info"]
+    written = []
+
+    def save(fig, name):
+        if caption:
+            fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=6, wrap=True)
+        fig.tight_layout(rect=(0, 0.04 if caption else 0, 1, 1))
+        path = out / name
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(path)
+
+    blocks = list(range(1, info["num_blocks"] + 1))
+    depths = list(range(0, info["num_blocks"] + 1))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, key, label in zip(axes, ("attention_distance", "nmi", "query_jsd"),
+                              ("mean attention distance (px)", "NMI(query; key)", "query JSD (bits)")):
+        for b, heads in zip(blocks, m[key]):
+            ax.scatter([b] * len(heads), heads, s=10, color="tab:blue", alpha=0.5)
+        ax.plot(blocks, _mean(m[key]), color="tab:blue", marker="o", label="mean over heads")
+        ax.set(xlabel="block", ylabel=label, xticks=blocks)
+        ax.legend(fontsize=7)
+    save(fig, "attention_metrics.png")
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    cmap = plt.get_cmap("plasma")
+    for d, curve in enumerate(m["fourier_curves"]):
+        axes[0].plot(range(len(curve)), curve, color=cmap(d / max(1, len(depths) - 1)), label=f"depth {d}")
+    axes[0].set(xlabel="diagonal frequency bin k", ylabel="Δ log amplitude")
+    axes[0].legend(fontsize=6, ncol=2)
+    axes[1].plot(depths, m["fourier_delta"], marker="o")
+    axes[1].set(xlabel="depth (0 = embedding)", ylabel=f"Δ log amplitude at k = {info['fourier_bin']}")
+    save(fig, "fourier.png")
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].plot(depths, m["silhouette"], marker="o")
+    axes[0].set(xlabel="depth", ylabel="image-ID silhouette (cosine)")
+    axes[1].plot(blocks, m["unison"], marker="o")
+    axes[1].set(xlabel="block", ylabel="unison ratio (attention)", ylim=(0, 1.05))
+    axes[2].plot(depths, m["effective_rank"], marker="o")
+    axes[2].set(xlabel="depth", ylabel="effective rank of patch tokens")
+    save(fig, "representation_metrics.png")
+
+    qm = result["examples"]["query_map"]
+    heads = len(qm["maps"][0])
+    fig, axes = plt.subplots(1, heads, figsize=(2.8 * heads, 3.4), squeeze=False)
+    rows, cols = info["grid"]
+    qr, qc = divmod(qm["query_index"], cols)
+    for h, ax in enumerate(axes[0]):
+        ax.imshow(qm["maps"][-1][h], cmap="plasma")
+        ax.add_patch(matplotlib.patches.Rectangle((qc - 0.5, qr - 0.5), 1, 1, fill=False, color="red"))
+        ax.set(title=f"block {qm['block']}, head {h}", xticks=[], yticks=[])
+    save(fig, "attention_map.png")
+
+    if "tsne" in result["examples"]:
+        t = result["examples"]["tsne"]
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        xs, ys = zip(*t["points"])
+        ax.scatter(xs, ys, c=t["image_ids"], cmap="plasma", s=2)
+        ax.set(title=f"token t-SNE, depth {t['depth']} (colour = image)", xticks=[], yticks=[])
+        save(fig, "tsne.png")
+    return written
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sslvit_lite analyze", description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", required=True, help="checkpoint file, run folder, or torch.save(vit.state_dict()) file")
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--split", default="test")
+    p.add_argument("--out", required=True, help="output folder for metrics.json and figures")
+    p.add_argument("--arch", default=None, help="vit_tiny | vit_small | vit_base (default: from the checkpoint, else vit_tiny)")
+    p.add_argument("--img-size", type=int, default=None, help="default: from the checkpoint, else 32")
+    p.add_argument("--patch-size", type=int, default=None, help="default: from the checkpoint, else 4")
+    p.add_argument("--num-images", type=int, default=256)
+    p.add_argument("--representation-images", type=int, default=18)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--data-source", default="auto", help="auto | folder | torchvision | sample")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--no-tsne", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; writes ``<out>/metrics.json`` and, unless ``--no-figures``, PNG figures."""
+    from sslvit_lite.data import load_dataset
+    from sslvit_lite.provenance import provenance, provenance_caption
+    from sslvit_lite.train import dataset_stats
+
+    args = build_parser().parse_args(argv)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, ckpt = load_vit_from_checkpoint(args.checkpoint, args.arch, args.img_size, args.patch_size)
+    data = load_dataset(args.dataset, args.split, source=args.data_source, root=args.data_root)
+    mean, std = dataset_stats(args.dataset)
+    result = compute_metrics(model, data.images, mean, std, batch_size=args.batch_size, device=device,
+                             seed=args.seed, num_images=args.num_images,
+                             representation_images=args.representation_images, tsne=not args.no_tsne)
+    run = ckpt["config"] or {}
+    prov = provenance(device, data=data.source, images=result["info"]["num_images"],
+                      **{k: run[k] for k in ("preset", "objective", "epochs") if k in run})
+    record = {
+        "schema": SCHEMA,
+        "checkpoint": {k: ckpt[k] for k in ("path", "kind", "arch", "img_size", "patch_size", "step")},
+        "training_provenance": ckpt["provenance"],
+        "dataset": {"name": args.dataset, "split": args.split, "source": data.source, "mean": list(mean), "std": list(std)},
+        **result,
+        "provenance": prov,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(record, indent=1, allow_nan=False))
+    if not args.no_figures:
+        plot_metrics(record, out, caption=provenance_caption(prov))
+    print(f"wrote {out / 'metrics.json'} ({result['info']['num_images']} images, {result['info']['num_blocks']} blocks)")
+    return 0

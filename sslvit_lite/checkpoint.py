@@ -1,0 +1,116 @@
+"""Checkpoints: atomic writes, safe loads with clear errors, and the pre-trained ViT out of a run.
+
+Layout of a checkpoint written by :mod:`sslvit_lite.train` (a dict saved with ``torch.save``):
+
+- ``model``: the objective's ``state_dict``; the ViT's keys start with ``backbone.``;
+- ``config``: :meth:`sslvit_lite.presets.TrainConfig.to_dict` (arch, img_size, patch_size,
+  objective, dataset, preset, ...); ``step`` (optimizer steps done); ``total_steps``; ``finished``;
+- ``provenance``: :func:`sslvit_lite.provenance.provenance` of the run; ``normalization``: the
+  ``mean``/``std`` the training views were normalised with;
+- resumable checkpoints (``last.pt``) add ``optimizer``, ``scaler``, ``rng`` (one entry per rank)
+  and ``sampler``; the final one (``final.pt``) keeps only what analyses need.
+
+Files are written to a temporary file in the same folder and moved into place with ``os.replace``,
+so an interrupted write never leaves a half-written checkpoint under the real name.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+BACKBONE_PREFIX = "backbone."
+LAST, FINAL = "last.pt", "final.pt"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, corrupt, truncated or not from sslvit-lite."""
+
+
+def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically (temporary file in the same folder, fsync, ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint dict (``weights_only``: tensors and plain Python values only).
+
+    Raises :class:`CheckpointError` naming the file when it is missing, truncated or corrupt.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise CheckpointError(
+            f"{path} ({path.stat().st_size:,} bytes) cannot be loaded: it is corrupt, truncated or not an "
+            f"sslvit-lite checkpoint ({str(err).splitlines()[0]}). Delete it; a training run then starts "
+            "over from scratch.") from err
+    if not isinstance(blob, dict) or "model" not in blob or "config" not in blob:
+        raise CheckpointError(f"{path} is not an sslvit-lite checkpoint (no 'model' and 'config' entries)")
+    return blob
+
+
+def find_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint file itself, or in a run folder its ``final.pt`` (else ``last.pt``)."""
+    path = Path(path)
+    if path.is_dir():
+        for name in (FINAL, LAST):
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"run folder {path} holds neither {FINAL} nor {LAST}")
+    return path
+
+
+def backbone_state(model_state: dict) -> dict:
+    """The ViT's entries of an objective ``state_dict``, with the ``backbone.`` prefix removed."""
+    state = {k[len(BACKBONE_PREFIX):]: v for k, v in model_state.items() if k.startswith(BACKBONE_PREFIX)}
+    if not state:
+        raise CheckpointError(f"the checkpoint's model has no '{BACKBONE_PREFIX}*' entries")
+    return state
+
+
+def load_backbone(checkpoint: str | os.PathLike | dict, map_location: str | torch.device = "cpu"
+                  ) -> tuple[nn.Module, dict]:
+    """The pre-trained ViT of a run (in eval mode) and an info dict.
+
+    ``checkpoint``: a checkpoint file, a run folder (uses ``final.pt``, else ``last.pt``) or an
+    already loaded checkpoint dict. ``info`` holds ``config``, ``step``, ``total_steps``,
+    ``finished``, ``provenance``, ``normalization`` (the mean/std the views were normalised with)
+    and ``path`` (None for a dict).
+    """
+    from sslvit_lite.vit import build_vit
+
+    path = None
+    if not isinstance(checkpoint, dict):
+        path = find_checkpoint(checkpoint)
+        checkpoint = load_checkpoint(path, map_location)
+    config = checkpoint["config"]
+    vit = build_vit(config["arch"], img_size=config["img_size"], patch_size=config["patch_size"],
+                    **dict(config.get("vit_kwargs") or {}))
+    missing, unexpected = vit.load_state_dict(backbone_state(checkpoint["model"]), strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"checkpoint does not match {config['arch']} (missing {missing[:5]}, "
+                              f"unexpected {unexpected[:5]})")
+    info = {"config": config, "step": checkpoint.get("step"), "total_steps": checkpoint.get("total_steps"),
+            "finished": checkpoint.get("finished", False), "provenance": checkpoint.get("provenance", {}),
+            "normalization": checkpoint.get("normalization"), "path": str(path) if path else None}
+    return vit.to(map_location).eval(), info

@@ -1,0 +1,273 @@
+"""Named training presets and the run configuration they resolve to.
+
+A :class:`Preset` fixes the model, data size, schedule and precision for one kind of machine;
+``per_objective`` adapts it to each objective's upstream optimiser recipe (paper-spec §4):
+
+==========  =================  =====  ===========  ==========  ==============
+objective   base lr (per 256)  wd     betas        warm-up     clip
+==========  =================  =====  ===========  ==========  ==============
+mocov3      1.5e-4             0.1    0.9, 0.999   40 of 300   none
+simmim      5e-5 (1e-4 / 512)  0.05   0.9, 0.999   10 of 800   5.0, drop-path 0.1
+mae         1.5e-4             0.05   0.9, 0.95    40 of 800   none
+hybrid      as simmim (built on the SimMIM code base, issue #4)
+==========  =================  =====  ===========  ==========  ==============
+
+The peak learning rate is ``blr × batch_size / 256`` (the linear scaling rule of MoCo v3 and MAE);
+warm-up keeps upstream's fraction of the schedule. :func:`resolve` turns (preset, objective,
+overrides) into a flat :class:`TrainConfig`, the one object the engine reads and the checkpoint stores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import torch
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+DEVICES = ("auto", "cpu", "cuda")
+OBJECTIVE_NAMES = ("mocov3", "simmim", "mae", "hybrid")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one pre-training run depends on (stored in every checkpoint as ``config``).
+
+    ``batch_size`` is the global batch (split over DDP ranks). ``steps`` (when set) overrides
+    ``epochs`` as the length of the run; ``subset`` keeps that many training images.
+    """
+
+    objective: str
+    dataset: str = "cifar10"
+    preset: str = "custom"
+    data_source: str = "auto"
+    data_root: str | None = None
+    seed: int = 0
+    arch: str = "vit_tiny"
+    vit_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    img_size: int = 32
+    patch_size: int = 4
+    batch_size: int = 256
+    epochs: int = 100
+    steps: int | None = None
+    subset: int | None = None
+    blr: float = 1.5e-4
+    lr: float | None = None
+    min_lr: float = 0.0
+    warmup_epochs: float = 10.0
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.999)
+    clip_grad: float | None = None
+    precision: str = "auto"
+    compile: bool = False
+    device: str = "auto"
+    placement: str = "device"
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    log_every: int = 50
+    ckpt_every: int = 1000
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVE_NAMES:
+            raise ValueError(f"unknown objective {self.objective!r}; valid: {', '.join(OBJECTIVE_NAMES)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
+        if self.device not in DEVICES:
+            raise ValueError(f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}")
+        if self.placement not in ("device", "host"):
+            raise ValueError(f"unknown placement {self.placement!r}; valid: device, host")
+        positive = {"img_size": self.img_size, "patch_size": self.patch_size, "batch_size": self.batch_size,
+                    "epochs": self.epochs, "log_every": self.log_every, "ckpt_every": self.ckpt_every}
+        if self.steps is not None:
+            positive["steps"] = self.steps
+        if self.subset is not None:
+            positive["subset"] = self.subset
+        bad = {k: v for k, v in positive.items() if not isinstance(v, int) or v <= 0}
+        if bad:
+            raise ValueError(f"these settings must be positive integers: {bad}")
+        if self.img_size % self.patch_size:
+            raise ValueError(f"img_size {self.img_size} must be a multiple of patch_size {self.patch_size}")
+        if self.blr <= 0 or (self.lr is not None and self.lr <= 0) or self.min_lr < 0 or self.weight_decay < 0:
+            raise ValueError("blr and lr must be > 0, min_lr and weight_decay >= 0")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ValueError(f"warmup_epochs must be in [0, epochs={self.epochs}], got {self.warmup_epochs}")
+        if self.clip_grad is not None and self.clip_grad <= 0:
+            raise ValueError(f"clip_grad must be > 0 or None, got {self.clip_grad}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        object.__setattr__(self, "vit_kwargs", dict(self.vit_kwargs))
+        object.__setattr__(self, "hparams", dict(self.hparams))
+
+    @property
+    def peak_lr(self) -> float:
+        """``lr`` when given, else ``blr × batch_size / 256``."""
+        return self.lr if self.lr is not None else self.blr * self.batch_size / 256
+
+    def to_dict(self) -> dict:
+        """A JSON-friendly dict (tuples as lists), the form stored in checkpoints."""
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        d["vit_kwargs"], d["hparams"] = dict(self.vit_kwargs), dict(self.hparams)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named starting point: base settings plus per-objective overrides (any :class:`TrainConfig` field)."""
+
+    name: str
+    description: str
+    settings: Mapping[str, Any]
+    per_objective: Mapping[str, Mapping[str, Any]]
+    needs_cuda: bool = False
+
+    def __post_init__(self):
+        unknown = (set(self.settings) | {k for o in self.per_objective.values() for k in o}) - set(CONFIG_FIELDS)
+        if unknown:
+            raise ValueError(f"preset {self.name}: unknown settings {sorted(unknown)}; "
+                             f"valid: {', '.join(CONFIG_FIELDS)}")
+
+    def for_objective(self, objective: str) -> dict:
+        """Settings for ``objective``: the base settings updated by its overrides (dicts merged one level deep)."""
+        merged = {k: dict(v) if isinstance(v, Mapping) else v for k, v in self.settings.items()}
+        for key, value in self.per_objective.get(objective, {}).items():
+            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, Mapping) else value
+        return merged
+
+
+# upstream optimiser recipes (fractions of the schedule for warm-up)
+_UPSTREAM = {
+    "mocov3": {"blr": 1.5e-4, "weight_decay": 0.1, "betas": (0.9, 0.999), "warmup_frac": 40 / 300, "clip_grad": None},
+    "simmim": {"blr": 5e-5, "weight_decay": 0.05, "betas": (0.9, 0.999), "warmup_frac": 10 / 800, "clip_grad": 5.0},
+    "mae": {"blr": 1.5e-4, "weight_decay": 0.05, "betas": (0.9, 0.95), "warmup_frac": 40 / 800, "clip_grad": None},
+}
+_UPSTREAM["hybrid"] = _UPSTREAM["simmim"]
+
+
+def _optim(objective: str, num_epochs: int, **extra) -> dict:
+    up = _UPSTREAM[objective]
+    warmup = round(up["warmup_frac"] * num_epochs, 2)
+    return {"blr": up["blr"], "weight_decay": up["weight_decay"], "betas": up["betas"],
+            "warmup_epochs": warmup, "clip_grad": up["clip_grad"], **extra}
+
+
+def _objectives(epochs: Mapping[str, int], hparams: Mapping[str, Mapping], drop_path: float) -> dict:
+    out = {}
+    for name in OBJECTIVE_NAMES:
+        extra = {"epochs": epochs[name], "hparams": hparams.get(name, {})}
+        if name in ("simmim", "hybrid") and drop_path:
+            extra["vit_kwargs"] = {"drop_path_rate": drop_path}
+        out[name] = _optim(name, epochs[name], **extra)
+    return out
+
+
+_TINY_HEADS = {
+    "mocov3": {"proj_hidden_dim": 64, "proj_dim": 32, "pred_hidden_dim": 64},
+    "mae": {"decoder_dim": 32, "decoder_depth": 1, "decoder_heads": 2},
+    "hybrid": {"proj_hidden_dim": 64, "proj_dim": 32, "pred_hidden_dim": 64},
+}
+_SMALL_HEADS = {
+    "mocov3": {"proj_hidden_dim": 256, "proj_dim": 64, "pred_hidden_dim": 256},
+    "mae": {"decoder_dim": 64, "decoder_depth": 2, "decoder_heads": 2},
+    "hybrid": {"proj_hidden_dim": 256, "proj_dim": 64, "pred_hidden_dim": 256},
+}
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            name="smoke",
+            description="CPU, seconds: 256 images at 16 px, a 2-block 32-d ViT, 8 steps (tests, CI)",
+            settings={"arch": "vit_tiny", "vit_kwargs": {"depth": 2, "embed_dim": 32, "num_heads": 2},
+                      "img_size": 16, "patch_size": 4, "batch_size": 64, "subset": 256, "epochs": 2,
+                      "precision": "fp32", "compile": False, "device": "cpu", "log_every": 2, "ckpt_every": 4},
+            per_objective=_objectives(dict.fromkeys(OBJECTIVE_NAMES, 2), _TINY_HEADS, 0.0),
+        ),
+        Preset(
+            name="cpu",
+            description="CPU, a few minutes on 2 cores: 2,048 images at 32 px, a 4-block 96-d ViT, 3 epochs",
+            settings={"arch": "vit_tiny", "vit_kwargs": {"depth": 4, "embed_dim": 96, "num_heads": 3},
+                      "img_size": 32, "patch_size": 4, "batch_size": 128, "subset": 2048, "epochs": 3,
+                      "precision": "fp32", "compile": False, "device": "cpu", "log_every": 8, "ckpt_every": 16},
+            per_objective=_objectives(dict.fromkeys(OBJECTIVE_NAMES, 3), _SMALL_HEADS, 0.0),
+        ),
+        Preset(
+            name="colab-t4",
+            description="one Colab T4 (15 GB, fp16): ViT-Tiny/4 on CIFAR-10 at 32 px, batch 256, 100 epochs",
+            settings={"arch": "vit_tiny", "img_size": 32, "patch_size": 4, "batch_size": 256, "epochs": 100,
+                      "precision": "auto", "compile": False, "device": "cuda", "log_every": 50, "ckpt_every": 1000},
+            per_objective=_objectives(dict.fromkeys(OBJECTIVE_NAMES, 100), {}, 0.1),
+            needs_cuda=True,
+        ),
+        Preset(
+            name="cifar10-h100",
+            description="one H100 (bf16, compiled): ViT-Tiny/4 on CIFAR-10 at 32 px, batch 1024, "
+                        "MoCo v3 300 epochs, MIM 800 epochs (upstream schedule lengths)",
+            settings={"arch": "vit_tiny", "img_size": 32, "patch_size": 4, "batch_size": 1024,
+                      "precision": "auto", "compile": True, "device": "cuda", "log_every": 100, "ckpt_every": 2000},
+            per_objective=_objectives({"mocov3": 300, "simmim": 800, "mae": 800, "hybrid": 300}, {}, 0.1),
+            needs_cuda=True,
+        ),
+    )
+}
+
+
+def auto_preset() -> str:
+    """"cifar10-h100" on a GPU with bf16 and ≥ 40 GB, "colab-t4" on other GPUs, "smoke" without CUDA."""
+    if not torch.cuda.is_available():
+        return "smoke"
+    props = torch.cuda.get_device_properties(torch.cuda.current_device())
+    return "cifar10-h100" if props.major >= 8 and props.total_memory >= 40e9 else "colab-t4"
+
+
+def get_preset(name: str) -> Preset:
+    """The preset ``name`` (one of :data:`PRESETS` or "auto")."""
+    if name == "auto":
+        name = auto_preset()
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid: auto, {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def resolve(objective: str, preset: str = "smoke", dataset: str = "cifar10", data_source: str = "auto",
+            **overrides) -> TrainConfig:
+    """The :class:`TrainConfig` of ``objective`` under ``preset``, with ``overrides`` (any config field) applied.
+
+    ``hparams`` and ``vit_kwargs`` overrides are merged into the preset's; ``epochs`` changes keep
+    the preset's warm-up fraction unless ``warmup_epochs`` is given too.
+    """
+    if objective not in OBJECTIVE_NAMES:
+        raise ValueError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVE_NAMES)}")
+    p = get_preset(preset)
+    unknown = set(overrides) - set(CONFIG_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}; valid: {', '.join(CONFIG_FIELDS)}")
+    settings = p.for_objective(objective)
+    if "epochs" in overrides and "warmup_epochs" not in overrides:
+        fraction = settings["warmup_epochs"] / settings["epochs"]
+        settings["warmup_epochs"] = round(fraction * overrides["epochs"], 2)
+    for key, value in overrides.items():
+        if key in ("hparams", "vit_kwargs"):
+            settings[key] = {**settings.get(key, {}), **(value or {})}
+        else:
+            settings[key] = value
+    settings.update(objective=objective, preset=p.name, dataset=dataset, data_source=data_source)
+    return TrainConfig(**settings)
+
+
+def steps_for(config: TrainConfig, num_images: int) -> tuple[int, int, int]:
+    """(steps per epoch, total steps, warm-up steps) of ``config`` on ``num_images`` training images."""
+    per_epoch = num_images // config.batch_size
+    if per_epoch == 0:
+        raise ValueError(f"{num_images} images are fewer than one batch of {config.batch_size}")
+    total = config.steps if config.steps is not None else config.epochs * per_epoch
+    warmup = math.floor(total * config.warmup_epochs / config.epochs)
+    return per_epoch, total, warmup

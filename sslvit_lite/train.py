@@ -1,0 +1,466 @@
+"""The pre-training engine: one loop for MoCo v3, SimMIM, MAE and the CL+MIM hybrid.
+
+Per step: an index batch from the on-device sampler → uint8 images gathered on the device →
+the objective's augmentation recipe on the device → ``objective(views)["loss"]`` under autocast →
+backward (with a GradScaler for fp16) → gradient clipping → AdamW → ``objective.after_step``
+(e.g. MoCo v3's momentum update). Nothing in the hot path waits for the CPU: metrics and the
+NaN/Inf guard are read back once every ``log_every`` steps.
+
+- **Optimiser**: AdamW, no weight decay for biases, norms (ndim ≤ 1), tokens and position
+  embeddings; peak lr ``blr × batch / 256``; linear warm-up then cosine decay, set every step.
+- **Precision** ("auto"): bf16 autocast on GPUs that support it (compute capability ≥ 8), fp16 +
+  GradScaler otherwise (a Colab T4), fp32 on the CPU. Optional ``torch.compile``.
+- **Checkpoints** (rank 0 only, atomic): ``last.pt`` every ``ckpt_every`` steps with model,
+  optimizer, scaler, step and the RNG states of every rank (torch CPU/CUDA, Python, NumPy; the
+  sampler is a pure function of (seed, epoch)); a run resumes from it and ends with the same
+  weights as an uninterrupted run (bit-exact on the CPU). ``final.pt`` (model, config, provenance)
+  when the run ends.
+- **NaN guard**: a non-finite loss stops the run with :class:`NonFiniteLossError` naming the step;
+  ``last.pt`` still holds the last good state (it is only written after the loss was checked).
+- **DDP**: under ``torchrun`` (WORLD_SIZE > 1) the same code runs DistributedDataParallel (NCCL on
+  GPUs, gloo on the CPU); the sampler gives each rank its slice of every global batch.
+- **Logs**: a tqdm bar (loss, lr, images/s) and ``metrics.jsonl`` (one JSON record per log step).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from sslvit_lite.augment import build_recipe
+from sslvit_lite.checkpoint import FINAL, LAST, load_checkpoint, save_atomic
+from sslvit_lite.device_data import EpochSampler, to_device
+from sslvit_lite.presets import TrainConfig, resolve, steps_for
+
+# settings that may change between a run and its resumption
+RESUMABLE_CHANGES = ("compile", "log_every", "ckpt_every", "placement", "device", "data_root")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the run stopped and kept its last good checkpoint."""
+
+
+# ----------------------------------------------------------------------------------------------
+# optimisation pieces
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two AdamW groups: decayed weights, and no decay for ndim ≤ 1 (biases, norms) and token/pos_embed."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.ndim <= 1 or "token" in name or "pos_embed" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_at(step: int, total: int, warmup: int, peak: float, min_lr: float = 0.0) -> float:
+    """Learning rate of (0-based) ``step``: linear warm-up to ``peak`` over ``warmup`` steps, then a cosine
+    decay to ``min_lr`` at ``total`` (MAE's per-iteration schedule)."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return min_lr + (peak - min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto" → "bf16" on GPUs with compute capability ≥ 8, "fp16" on older GPUs (T4), "fp32" on the CPU."""
+    if precision != "auto":
+        return precision
+    if device.type != "cuda":
+        return "fp32"
+    return "bf16" if torch.cuda.get_device_capability(device)[0] >= 8 else "fp16"
+
+
+def resolve_device(config: TrainConfig, local_rank: int = 0) -> torch.device:
+    if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ValueError(f"preset {config.preset!r} needs a CUDA GPU and none is available; "
+                             "use preset 'smoke' or 'cpu', or device='cpu'")
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def dataset_stats(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Normalisation mean/std: CIFAR-10's for the 32 px datasets, ImageNet's otherwise."""
+    from sslvit_lite import data
+
+    if dataset in ("cifar10", "cifar100", "synthetic"):
+        return data.CIFAR10_MEAN, data.CIFAR10_STD
+    return data.IMAGENET_MEAN, data.IMAGENET_STD
+
+
+# ----------------------------------------------------------------------------------------------
+# RNG state (per rank) in a form torch.load(weights_only=True) accepts
+
+
+def rng_state(device: torch.device) -> dict:
+    np_state = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                       "has_gauss": int(np_state[3]), "gauss": float(np_state[4])}}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------------------------
+# the engine
+
+
+def config_differences(old: dict, new: dict) -> dict:
+    """{key: (old, new)} for settings that differ and may not change when resuming."""
+    old, new = json.loads(json.dumps(old)), json.loads(json.dumps(new))
+    keys = (set(old) | set(new)) - set(RESUMABLE_CHANGES)
+    return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
+
+
+class Trainer:
+    """Pre-train ``config.objective`` into ``out_dir`` (see the module docstring).
+
+    ``objective`` (optional): a ready objective module (``recipe``, ``num_views``, ``backbone``,
+    ``after_step``) instead of ``build_objective(config.objective, build_vit(...), **config.hparams)``.
+    ``images`` (optional): uint8 (N, 3, H, W) images (or an ``ImageDataset``) instead of
+    ``load_dataset(config.dataset, "train", ...)``. Nothing is written before :meth:`fit`.
+    """
+
+    def __init__(self, config: TrainConfig, out_dir: str | os.PathLike, *, objective: nn.Module | None = None,
+                 images=None, progress: bool = True, verbose: bool = True):
+        self.config, self.out_dir = config, Path(out_dir)
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0")) if self.world_size > 1 else 0
+        local_rank = int(os.environ.get("LOCAL_RANK", "0")) if self.world_size > 1 else 0
+        self.device = resolve_device(config, local_rank)
+        self.is_main = self.rank == 0
+        self.progress, self.verbose = progress and self.is_main, verbose and self.is_main
+        if config.batch_size % self.world_size:
+            raise ValueError(f"batch_size {config.batch_size} is not divisible by {self.world_size} processes")
+        self._check_existing_run()
+        self._owns_process_group = False
+        if self.world_size > 1 and not dist.is_initialized():
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            self._owns_process_group = True
+        try:
+            self._build(objective, images)
+        except BaseException:
+            self._release()
+            raise
+
+    def _build(self, objective: nn.Module | None, images) -> None:
+        config = self.config
+        seed_all(config.seed)  # the same initial weights on every rank
+        self.objective = objective if objective is not None else self._build_objective()  # validates hparams
+        self.mean, self.std = dataset_stats(config.dataset)
+        self.recipe = build_recipe(self.objective.recipe, config.img_size, self.mean, self.std)
+        if self.recipe.num_views != self.objective.num_views:
+            raise ValueError(f"recipe {self.recipe.name!r} makes {self.recipe.num_views} views but the objective "
+                             f"expects {self.objective.num_views}")
+
+        images, labels, self.data_source = self._load_images(images)
+        self.data = to_device(images, labels, config.img_size, self.device, config.placement, verbose=self.verbose)
+        index_device = self.device if config.placement == "device" else torch.device("cpu")  # host: gather there
+        self.sampler = EpochSampler(len(self.data), config.batch_size // self.world_size, config.seed,
+                                    index_device, self.rank, self.world_size)
+        self.steps_per_epoch, self.total_steps, self.warmup_steps = steps_for(config, len(self.data))
+        self.objective = self.objective.to(self.device)
+        self.model: nn.Module = self.objective
+        if self.world_size > 1:
+            if self.device.type == "cuda":
+                self.objective = nn.SyncBatchNorm.convert_sync_batchnorm(self.objective)
+            self.model = nn.parallel.DistributedDataParallel(
+                self.objective, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.forward_fn = torch.compile(self.model) if config.compile else self.model
+
+        self.precision = resolve_precision(config.precision, self.device)
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        self.autocast = (torch.autocast(self.device.type, dtype=amp_dtype) if amp_dtype else nullcontext())
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        self.params = [p for p in self.objective.parameters() if p.requires_grad]
+        fused = {"fused": True} if self.device.type == "cuda" else {}
+        self.optimizer = torch.optim.AdamW(param_groups(self.objective, config.weight_decay), lr=config.peak_lr,
+                                           betas=config.betas, **fused)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        seed_all(config.seed * 1000 + 1 + self.rank)  # augmentation and masks differ across ranks
+        self.step = 0
+
+    # -- set-up helpers ------------------------------------------------------------------------
+
+    def _load_images(self, images):
+        """(uint8 images (N, 3, H, W), labels (N,) or None, provenance string), subset applied."""
+        cfg = self.config
+        if images is None:
+            from sslvit_lite.data import load_dataset
+
+            images = load_dataset(cfg.dataset, "train", source=cfg.data_source, root=cfg.data_root,
+                                  img_size=cfg.img_size)
+        if isinstance(images, torch.Tensor):
+            source = f"{tuple(images.shape)} uint8 tensor given to Trainer"
+            if cfg.subset is not None and cfg.subset < images.shape[0]:
+                images, source = images[: cfg.subset], f"{source}, first {cfg.subset}"
+            return images, None, source
+        if cfg.subset is not None and cfg.subset < len(images):
+            images = images.subset(cfg.subset, seed=cfg.seed)
+        return images.images, images.labels, images.source
+
+    def _build_objective(self) -> nn.Module:
+        from sslvit_lite.objectives import build_objective
+        from sslvit_lite.vit import build_vit
+
+        cfg = self.config
+        backbone = build_vit(cfg.arch, img_size=cfg.img_size, patch_size=cfg.patch_size, **cfg.vit_kwargs)
+        return build_objective(cfg.objective, backbone, **cfg.hparams)
+
+    def _check_existing_run(self) -> None:
+        """Refuse to resume a run in ``out_dir`` that was started with different settings."""
+        path = self.out_dir / "config.json"
+        if not path.is_file():
+            return
+        diff = config_differences(json.loads(path.read_text()), self.config.to_dict())
+        if diff:
+            listed = "; ".join(f"{k}: {a!r} → {b!r}" for k, a, b in ((k, *v) for k, v in diff.items()))
+            raise ValueError(f"{self.out_dir} holds a run with other settings ({listed}); "
+                             "use another out_dir, or delete that folder to start over")
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def _provenance(self) -> dict:
+        from sslvit_lite.provenance import provenance
+
+        cfg = self.config
+        record = provenance(self.device, preset=cfg.preset, objective=cfg.objective, data=self.data_source,
+                            epochs=round(self.total_steps / self.steps_per_epoch, 2), steps=self.total_steps,
+                            images=len(self.data), precision=self.precision, world_size=self.world_size)
+        return json.loads(json.dumps(record, default=str))  # plain types (e.g. torch's TorchVersion → str)
+
+    def _record(self) -> dict:
+        return {"model": self.objective.state_dict(), "config": self.config.to_dict(), "step": self.step,
+                "total_steps": self.total_steps, "provenance": self._provenance(),
+                "normalization": {"mean": list(self.mean), "std": list(self.std)}}
+
+    def _gather_rng(self) -> list[dict]:
+        local = rng_state(self.device)
+        if self.world_size == 1:
+            return [local]
+        states: list = [None] * self.world_size
+        dist.all_gather_object(states, local)
+        return states
+
+    def save_last(self) -> Path:
+        """Write the resumable ``last.pt`` (every rank must call it: the RNG states are gathered)."""
+        rng = self._gather_rng()
+        path = self.out_dir / LAST
+        if self.is_main:
+            save_atomic({**self._record(), "finished": False, "optimizer": self.optimizer.state_dict(),
+                         "scaler": self.scaler.state_dict(), "rng": rng, "sampler": self.sampler.state_dict()},
+                        path)
+        return path
+
+    def save_final(self) -> Path:
+        path = self.out_dir / FINAL
+        if self.is_main:
+            save_atomic({**self._record(), "finished": True}, path)
+            (self.out_dir / LAST).unlink(missing_ok=True)
+        return path
+
+    def resume(self) -> int:
+        """Load ``last.pt`` when present; returns the step to continue from."""
+        path = self.out_dir / LAST
+        if not path.is_file():
+            return 0
+        ckpt = load_checkpoint(path)
+        self.objective.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.step = int(ckpt["step"])
+        if len(ckpt["rng"]) == self.world_size:
+            set_rng_state(ckpt["rng"][self.rank], self.device)
+        elif self.verbose:
+            print(f"[sslvit-lite] {path} was written by {len(ckpt['rng'])} process(es), this run has "
+                  f"{self.world_size}: random streams restart, so the result will not match an uninterrupted run")
+        if self.verbose:
+            print(f"[sslvit-lite] resuming {self.config.objective} from step {self.step:,} of {self.total_steps:,}")
+        return self.step
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def _log(self, record: dict) -> None:
+        if self.is_main:
+            with open(self.out_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _trim_log(self, step: int) -> None:
+        """Drop metric records past ``step`` (written after the checkpoint we resume from)."""
+        path = self.out_dir / "metrics.jsonl"
+        if not (self.is_main and path.is_file()):
+            return
+        kept = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+        tmp = path.with_name(".metrics.jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        os.replace(tmp, path)
+
+    def _read_back(self, buffers: dict[str, torch.Tensor], count: int, first_step: int) -> dict[str, float]:
+        """Means of the last ``count`` steps' scalars (averaged over ranks); raises on a non-finite loss.
+
+        ``buffers``: key → (log_every,) tensor on the device, filled step by step without a host sync.
+        """
+        keys = list(buffers)
+        stacked = torch.stack([buffers[k][:count] for k in keys])  # (K, count)
+        if self.world_size > 1:
+            dist.all_reduce(stacked)
+            stacked /= self.world_size
+        values = stacked.cpu()  # the one host sync per log interval
+        losses = values[keys.index("loss")]
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            step = first_step + int(bad[0])
+            self._log({"step": step, "event": "non-finite loss", "loss": float(losses[int(bad[0])])})
+            last = self.out_dir / LAST
+            kept = (f"the last good checkpoint {last} (step {load_checkpoint(last)['step']:,}) is kept"
+                    if last.is_file() else "no checkpoint had been written yet")
+            raise NonFiniteLossError(
+                f"{self.config.objective}: loss became {float(losses[int(bad[0])])} at step {step:,} "
+                f"(0-based, epoch {step // self.steps_per_epoch}); the run stopped and {kept}. "
+                "Lower the learning rate, set clip_grad, or use precision='fp32'.")
+        return {k: float(v) for k, v in zip(keys, values.mean(dim=1).tolist(), strict=True)}
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def train_step(self, step: int, indices: torch.Tensor) -> dict[str, torch.Tensor | float]:
+        """One optimizer step on the index batch (B,); returns the objective's detached scalars.
+
+        Objectives may return Python numbers next to tensors; they are logged without a device copy.
+        """
+        lr = lr_at(step, self.total_steps, self.warmup_steps, self.config.peak_lr, self.config.min_lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        views = self.recipe(self.data.batch(indices))  # num_views × (B, 3, S, S)
+        with self.autocast:
+            out = self.forward_fn(views)
+        self.scaler.scale(out["loss"]).backward()
+        scalars = {k: v.detach().float() if isinstance(v, torch.Tensor) else float(v) for k, v in out.items()}
+        if self.config.clip_grad is not None:
+            self.scaler.unscale_(self.optimizer)
+            scalars["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.params, self.config.clip_grad).detach()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.objective.after_step((step + 1) / self.total_steps)
+        return scalars
+
+    def fit(self, stop_at: int | None = None) -> Path:
+        """Train to the end (or until ``stop_at`` steps are done); returns ``final.pt`` (or ``last.pt``)."""
+        cfg = self.config
+        end = self.total_steps if stop_at is None else min(stop_at, self.total_steps)
+        try:
+            if (self.out_dir / FINAL).is_file():
+                return self.out_dir / FINAL
+            if self.is_main:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                (self.out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
+            start = self.resume()
+            self._trim_log(start)
+            self._loop(start, end)
+            return self.save_final() if self.step >= self.total_steps else self.save_last()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Tear down the process group if this trainer created it."""
+        if self._owns_process_group and dist.is_initialized():
+            dist.destroy_process_group()
+        self._owns_process_group = False
+
+    def _loop(self, start: int, end: int) -> None:
+        cfg = self.config
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=self.total_steps, initial=start, disable=not self.progress, dynamic_ncols=True,
+                   desc=f"{cfg.objective} {cfg.preset}")
+        self.objective.train()
+        buffers: dict[str, torch.Tensor] = {}
+        count, interval_start, tick = 0, start, time.perf_counter()
+        for step, indices in self.sampler.batches(start):
+            if step >= end:
+                break
+            scalars = self.train_step(step, indices)
+            for key, value in scalars.items():
+                if key not in buffers:
+                    buffers[key] = torch.zeros(cfg.log_every, device=self.device)
+                if isinstance(value, torch.Tensor):
+                    buffers[key][count] = value  # a device-side copy, no host sync
+                else:
+                    buffers[key][count].fill_(value)  # a fill kernel, no host-to-device copy
+            count += 1
+            self.step = step + 1
+            bar.update(1)
+            checkpoint_now = self.step % cfg.ckpt_every == 0 and self.step < self.total_steps
+            if count == cfg.log_every or self.step == end or checkpoint_now:
+                means = self._read_back(buffers, count, interval_start)
+                now = time.perf_counter()
+                lr = self.optimizer.param_groups[0]["lr"]
+                speed = count * cfg.batch_size / max(now - tick, 1e-9)
+                self._log({"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 3), "lr": lr,
+                           **means, "images_per_s": round(speed, 1)})
+                bar.set_postfix(loss=f"{means['loss']:.4f}", lr=f"{lr:.2e}", img_s=f"{speed:,.0f}")
+                count, interval_start, tick = 0, self.step, now
+            if checkpoint_now:
+                self.save_last()
+                tick = time.perf_counter()  # images/s measures training, not checkpoint writing
+        bar.close()
+
+
+def default_out_dir(config: TrainConfig) -> Path:
+    return Path("runs") / f"{config.objective}-{Path(config.dataset).name}-{config.preset}"
+
+
+def pretrain(objective: str, dataset: str = "cifar10", preset: str = "smoke", out_dir: str | os.PathLike | None = None,
+             data_source: str = "auto", *, progress: bool = True, **overrides) -> Path:
+    """Pre-train ``objective`` on ``dataset`` with ``preset`` (+ ``overrides`` of any config field).
+
+    Resumes from ``out_dir/last.pt`` when present; returns ``out_dir/final.pt`` at once when the
+    run already finished. ``out_dir`` defaults to ``runs/<objective>-<dataset>-<preset>``.
+    """
+    config = resolve(objective, preset, dataset, data_source, **overrides)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(config)
+    final = out / FINAL
+    if final.is_file():
+        diff = config_differences(load_checkpoint(final)["config"], config.to_dict())
+        if diff:
+            raise ValueError(f"{out} holds a finished run with other settings ({diff}); use another out_dir")
+        print(f"[sslvit-lite] {final} exists: the run already finished")
+        return final
+    return Trainer(config, out, progress=progress).fit()

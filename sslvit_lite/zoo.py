@@ -1,0 +1,69 @@
+"""Pre-trained backbones for the analysis chapters: saved results first, fresh training otherwise.
+
+A chapter that compares CL and MIM needs a trained ViT per objective. Training one for real takes a
+GPU, so the book commits slim checkpoints of real runs under ``results/checkpoints/`` (backbone
+weights + config + provenance, no optimizer). :func:`trained_backbone` loads such a file when it
+exists and the caller allows it, and otherwise trains with the engine at the requested preset
+(seconds for ``smoke``), so every code path also runs on a laptop or in CI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from torch import nn
+
+from sslvit_lite.checkpoint import BACKBONE_PREFIX, load_backbone, load_checkpoint, save_atomic
+from sslvit_lite.train import pretrain
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+
+
+def saved_checkpoint_path(objective: str, dataset: str = "cifar10", results_dir: str | os.PathLike | None = None) -> Path:
+    return Path(results_dir or RESULTS_DIR) / "checkpoints" / f"{objective}-{dataset}.pt"
+
+
+def export_backbone(run_checkpoint: str | os.PathLike, dest: str | os.PathLike, half: bool = True) -> Path:
+    """Write the slim, committable form of a finished run: backbone weights, config, provenance.
+
+    ``half`` stores the weights as fp16 (they are cast back to fp32 when loaded), halving the size.
+    """
+    ckpt = load_checkpoint(run_checkpoint)
+    if not ckpt.get("finished", False):
+        raise ValueError(f"{run_checkpoint} is not a finished run; export only finished runs")
+    backbone = {k: (v.half() if half and v.is_floating_point() else v)
+                for k, v in ckpt["model"].items() if k.startswith(BACKBONE_PREFIX)}
+    slim = {key: ckpt.get(key) for key in ("config", "step", "total_steps", "finished", "provenance")}
+    slim["model"] = backbone
+    return save_atomic(slim, dest)
+
+
+def trained_backbone(
+    objective: str,
+    preset: str = "smoke",
+    dataset: str = "cifar10",
+    data_source: str = "auto",
+    prefer_saved: bool = True,
+    results_dir: str | os.PathLike | None = None,
+    runs_dir: str | os.PathLike = "runs",
+    progress: bool = False,
+    **overrides,
+) -> tuple[nn.Module, dict]:
+    """A pre-trained ViT for ``objective`` and an info dict saying where it came from.
+
+    ``info["origin"]`` is "saved" (a committed real run) or "trained now"; ``info["provenance"]``
+    and ``info["config"]`` describe the run (preset, epochs, device, commit).
+    """
+    saved = saved_checkpoint_path(objective, dataset, results_dir)
+    if prefer_saved and saved.is_file():
+        vit, info = load_backbone(saved)
+        vit.float()
+        info["origin"] = f"saved run {saved.name}"
+    else:
+        out = Path(runs_dir) / f"{objective}-{dataset}-{preset}"
+        final = pretrain(objective, dataset=dataset, preset=preset, out_dir=out, data_source=data_source,
+                         progress=progress, **overrides)
+        vit, info = load_backbone(final)
+        info["origin"] = f"trained now ({out})"
+    return vit.eval(), info
