@@ -14,7 +14,8 @@ from pathlib import Path
 
 from torch import nn
 
-from sslvit_lite.checkpoint import BACKBONE_PREFIX, load_backbone, load_checkpoint, save_atomic
+from sslvit_lite.checkpoint import load_backbone, load_checkpoint, save_atomic
+from sslvit_lite.presets import get_preset
 from sslvit_lite.train import pretrain
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
@@ -24,18 +25,17 @@ def saved_checkpoint_path(objective: str, dataset: str = "cifar10", results_dir:
     return Path(results_dir or RESULTS_DIR) / "checkpoints" / f"{objective}-{dataset}.pt"
 
 
-def export_backbone(run_checkpoint: str | os.PathLike, dest: str | os.PathLike, half: bool = True) -> Path:
-    """Write the slim, committable form of a finished run: backbone weights, config, provenance.
+def export_run(run_checkpoint: str | os.PathLike, dest: str | os.PathLike, half: bool = True) -> Path:
+    """Write the slim, committable form of a finished run: model weights, config, provenance.
 
-    ``half`` stores the weights as fp16 (they are cast back to fp32 when loaded), halving the size.
+    The optimizer, scaler and RNG states are dropped; the whole objective is kept (MAE's decoder is
+    needed for its Fourier analysis). ``half`` stores weights as fp16, cast back when loaded.
     """
     ckpt = load_checkpoint(run_checkpoint)
     if not ckpt.get("finished", False):
         raise ValueError(f"{run_checkpoint} is not a finished run; export only finished runs")
-    backbone = {k: (v.half() if half and v.is_floating_point() else v)
-                for k, v in ckpt["model"].items() if k.startswith(BACKBONE_PREFIX)}
     slim = {key: ckpt.get(key) for key in ("config", "step", "total_steps", "finished", "provenance")}
-    slim["model"] = backbone
+    slim["model"] = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["model"].items()}
     return save_atomic(slim, dest)
 
 
@@ -61,7 +61,9 @@ def trained_backbone(
         vit.float()
         info["origin"] = f"saved run {saved.name}"
     else:
-        out = Path(runs_dir) / f"{objective}-{dataset}-{preset}"
+        # one folder per resolved preset and data source, so a smoke run on the sample never
+        # collides with a run on the real data
+        out = Path(runs_dir) / f"{objective}-{dataset}-{get_preset(preset).name}-{data_source}"
         final = pretrain(objective, dataset=dataset, preset=preset, out_dir=out, data_source=data_source,
                          progress=progress, **overrides)
         vit, info = load_backbone(final)

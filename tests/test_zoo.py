@@ -1,0 +1,31 @@
+import pytest
+import torch
+
+from sslvit_lite.checkpoint import load_checkpoint
+from sslvit_lite.zoo import export_run, saved_checkpoint_path, trained_backbone
+
+
+def test_trains_when_nothing_is_saved_then_loads_the_exported_run(tmp_path):
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    vit, info = trained_backbone("simmim", "smoke", data_source="sample", results_dir=results, runs_dir=runs)
+    assert info["origin"].startswith("trained now") and "sample" in info["origin"]
+    assert info["provenance"]["preset"] == "smoke"
+
+    run = runs / "simmim-cifar10-smoke-sample" / "final.pt"
+    exported = export_run(run, saved_checkpoint_path("simmim", results_dir=results))
+    slim = load_checkpoint(exported)
+    assert "optimizer" not in slim and any(k.startswith("mim.") for k in slim["model"])  # decoder kept
+    assert exported.stat().st_size < run.stat().st_size
+
+    saved, saved_info = trained_backbone("simmim", "smoke", data_source="sample", results_dir=results, runs_dir=runs)
+    assert saved_info["origin"].startswith("saved run")
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(saved(x), vit(x), atol=2e-2, rtol=2e-2)  # fp16 storage
+
+
+def test_export_refuses_an_unfinished_run(tmp_path):
+    ckpt = {"model": {}, "config": {}, "finished": False}
+    torch.save(ckpt, tmp_path / "last.pt")
+    with pytest.raises(ValueError, match="not a finished run"):
+        export_run(tmp_path / "last.pt", tmp_path / "out.pt")
