@@ -10,6 +10,7 @@ exists and the caller allows it, and otherwise trains with the engine at the req
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from torch import nn
@@ -29,14 +30,19 @@ def export_run(run_checkpoint: str | os.PathLike, dest: str | os.PathLike, half:
     """Write the slim, committable form of a finished run: model weights, config, provenance.
 
     The optimizer, scaler and RNG states are dropped; the whole objective is kept (MAE's decoder is
-    needed for its Fourier analysis). ``half`` stores weights as fp16, cast back when loaded.
+    needed for its Fourier analysis). ``half`` stores weights as fp16, cast back when loaded. The
+    run's ``metrics.jsonl`` is copied beside it as ``<objective>-<dataset>.metrics.jsonl``.
     """
     ckpt = load_checkpoint(run_checkpoint)
     if not ckpt.get("finished", False):
         raise ValueError(f"{run_checkpoint} is not a finished run; export only finished runs")
     slim = {key: ckpt.get(key) for key in ("config", "step", "total_steps", "finished", "provenance")}
     slim["model"] = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["model"].items()}
-    return save_atomic(slim, dest)
+    dest = save_atomic(slim, dest)
+    log = Path(run_checkpoint).with_name("metrics.jsonl")
+    if log.is_file():  # the loss curve travels with the weights: <dest stem>.metrics.jsonl
+        shutil.copyfile(log, dest.with_suffix(".metrics.jsonl"))
+    return dest
 
 
 def trained_backbone(

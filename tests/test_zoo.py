@@ -16,6 +16,7 @@ def test_trains_when_nothing_is_saved_then_loads_the_exported_run(tmp_path):
     slim = load_checkpoint(exported)
     assert "optimizer" not in slim and any(k.startswith("mim.") for k in slim["model"])  # decoder kept
     assert exported.stat().st_size < run.stat().st_size
+    assert exported.with_suffix(".metrics.jsonl").read_text() == (run.parent / "metrics.jsonl").read_text()
 
     saved, saved_info = trained_backbone("simmim", "smoke", data_source="sample", results_dir=results, runs_dir=runs)
     assert saved_info["origin"].startswith("saved run")
