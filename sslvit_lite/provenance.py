@@ -43,7 +43,7 @@ def provenance(device: str | torch.device | None = None, **extra) -> dict:
     return {
         "commit": git_commit(),
         "device": device_name(device),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "timm": timm.__version__,
         "sslvit_lite": sslvit_lite.__version__,
         "time_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
