@@ -54,7 +54,6 @@ seed = 0
 
 # %%
 import copy
-import html
 import json
 import math
 import textwrap
@@ -63,14 +62,15 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import HTML, display
+from IPython.display import display
 from torch import nn
 
 from sslvit_lite.augment import RECIPE_VIEWS, build_recipe
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
+from sslvit_lite.display import html_table, to_rgb
 from sslvit_lite.objectives.mocov3 import MoCoV3, infonce, momentum_at
 from sslvit_lite.presets import PRESETS, get_preset, resolve, steps_for
-from sslvit_lite.probing import extract_features, knn_accuracy, linear_probe_accuracy
+from sslvit_lite.probing import evaluation_split, extract_features, knn_accuracy, linear_probe_accuracy
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.train import lr_at
 from sslvit_lite.vit import build_vit
@@ -112,18 +112,10 @@ assert (view_1.blur_p, view_2.blur_p) == (1.0, 0.1) and (view_1.solarize_p, view
 assert view_1.crop_scale == view_2.crop_scale == (0.08, 1.0)
 
 # %%
-mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
-std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
-
-
-def to_rgb(x: torch.Tensor) -> torch.Tensor:
-    """Normalised float images (B, 3, H, W) → displayable (B, H, W, 3) in [0, 1]."""
-    return (x.cpu() * std + mean).clamp(0, 1).permute(0, 2, 3, 1)
-
-
 view_recipe = build_recipe("mocov3", view_size, CIFAR10_MEAN, CIFAR10_STD)
 views = view_recipe(batch.images, generator=torch.Generator().manual_seed(seed))  # 2 × (B, 3, S, S)
-rows = [("original", batch.images.permute(0, 2, 3, 1)), ("view 1", to_rgb(views[0])), ("view 2", to_rgb(views[1]))]
+rows = [("original", batch.images.permute(0, 2, 3, 1))]  # to_rgb: normalised views back to (B, S, S, 3) pictures
+rows += [(f"view {i + 1}", to_rgb(v, CIFAR10_MEAN, CIFAR10_STD)) for i, v in enumerate(views)]
 fig, axes = plt.subplots(3, num_images, figsize=(1.5 * num_images, 4.9))
 for r, (label, pictures) in enumerate(rows):
     for c in range(num_images):
@@ -415,36 +407,18 @@ assert block_change > 0
 #
 # A random ViT is a fair baseline, not a strawman. Random features of natural images are far above
 # the 10 % chance level, so "MoCo v3 beats chance" would prove little. We run the same features and
-# the same probe code on both models. The probe images come from the CIFAR-10 training and test
-# splits, balanced over the classes. With the embedded sample, which holds 2,000 test images sorted
-# by class, we shuffle the sample and split it into two disjoint halves.
+# the same probe code on both models. The probe images come from `evaluation_split`, the split every
+# probe of the book uses: random subsets of the CIFAR-10 training and test splits. The embedded
+# sample holds only 2,000 test images, sorted by class, so there it shuffles the sample and cuts it
+# into two disjoint parts.
 
 # %%
-def probe_sets(img_size: int, n_train: int, n_test: int):
-    """((train images, labels), (test images, labels), source): disjoint sets at the model's image size."""
-    train = load_dataset("cifar10", "train", source=data_source, img_size=img_size)
-    test = load_dataset("cifar10", "test", source=data_source, img_size=img_size)
-    if train.is_sample:  # one set of 2,000 images, sorted by class: shuffle, then split into halves
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
-        first, second = order[: len(order) // 2][:n_train], order[len(order) // 2 :][:n_test]
-        return (train.images[first], train.labels[first]), (train.images[second], train.labels[second]), train.source
-    train = train.subset(min(n_train, len(train)), seed=seed, per_class=True)
-    test = test.subset(min(n_test, len(test)), seed=seed, per_class=True)
-    return (train.images, train.labels), (test.images, test.labels), f"{train.source}; {test.source}"
-
-
-def show_table(header: list[str], rows: list[list[str]], caption: str) -> None:
-    """Display an HTML table with a caption (renders alike in Jupyter, Colab and the book)."""
-    def cells(tag: str, values: list[str]) -> str:
-        return "".join(f"<{tag}>{html.escape(v)}</{tag}>" for v in values)
-    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
-    display(HTML(f'<table><caption style="caption-side: bottom; font-size: 0.8em">{html.escape(caption)}</caption>'
-                 f"<thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>"))
-
-
 n_train = probe_train or (50_000 if device == "cuda" else 1_000)
 n_test = probe_test or (10_000 if device == "cuda" else 500)
-(train_x, train_y), (test_x, test_y), probe_source = probe_sets(run_config["img_size"], n_train, n_test)
+probe_train_set, probe_test_set = evaluation_split("cifar10", data_source, run_config["img_size"], n_train, n_test, seed)
+train_x, train_y = probe_train_set.images, probe_train_set.labels  # (N, 3, S, S) uint8, (N,)
+test_x, test_y = probe_test_set.images, probe_test_set.labels  # (M, 3, S, S) uint8, (M,)
+probe_source = f"{probe_train_set.source}; {probe_test_set.source}"
 print(f"probe sets: {len(train_y):,} train / {len(test_y):,} test images at {run_config['img_size']} px; "
       f"class counts {torch.bincount(train_y).tolist()}")
 assert torch.bincount(train_y, minlength=10).min() > 0 and train_x.shape[-1] == run_config["img_size"]
@@ -463,10 +437,10 @@ def evaluate(model: nn.Module) -> dict[str, float]:
 start = time.perf_counter()
 results = {f"MoCo v3 ({origin})": evaluate(vit), "random init, same architecture": evaluate(random_vit)}
 eval_seconds = time.perf_counter() - start
-show_table(["model", f"kNN (k = {knn_k})", "linear probe"],
-           [[name, f"{r['kNN']:.1%}", f"{r['linear probe']:.1%}"] for name, r in results.items()],
-           f"Top-1 accuracy on {len(test_y):,} test images, {len(train_y):,} training images ({probe_source}); "
-           f"chance 10 %; evaluated in {eval_seconds:.0f} s on {device}. {run_caption}")
+display(html_table(["model", f"kNN (k = {knn_k})", "linear probe"],
+                   [[name, f"{r['kNN']:.1%}", f"{r['linear probe']:.1%}"] for name, r in results.items()],
+                   f"Top-1 accuracy on {len(test_y):,} test images, {len(train_y):,} training images ({probe_source}); "
+                   f"chance 10 %; evaluated in {eval_seconds:.0f} s on {device}. {run_caption}"))
 assert all(0.0 <= v <= 1.0 for r in results.values() for v in r.values())
 
 # %% [markdown]

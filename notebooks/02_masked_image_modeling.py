@@ -56,7 +56,6 @@ probe_test = None  # probe test images; None: 10,000 on a GPU, 500 on the CPU
 seed = 0
 
 # %%
-import html
 import json
 import math
 import textwrap
@@ -65,19 +64,20 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import HTML, display
+from IPython.display import display
 from torch import nn
 
 from sslvit_lite.augment import build_recipe
 from sslvit_lite.checkpoint import load_checkpoint
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset, normalize
+from sslvit_lite.display import html_table, to_rgb
 from sslvit_lite.objectives import build_objective
 from sslvit_lite.objectives.mae import MAE, normalize_patches, patchify, unpatchify
 from sslvit_lite.objectives.masking import block_mask, masked_count, token_shuffle
 from sslvit_lite.objectives.simmim import DEFAULTS as SIMMIM_DEFAULTS
 from sslvit_lite.objectives.simmim import SimMIM, masked_l1, pixel_mask
 from sslvit_lite.presets import get_preset, resolve
-from sslvit_lite.probing import extract_features, knn_accuracy, linear_probe_accuracy
+from sslvit_lite.probing import evaluation_split, extract_features, knn_accuracy, linear_probe_accuracy
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import build_vit
 from sslvit_lite.zoo import trained_backbone
@@ -90,24 +90,6 @@ configs = {name: resolve(name, preset_name, data_source=data_source, seed=seed, 
 test_set = load_dataset("cifar10", "test", source=data_source)
 batch = test_set.subset(num_images, seed=seed)
 record = provenance(device=device, data=test_set.source)
-mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
-std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
-
-
-def to_rgb(x: torch.Tensor) -> torch.Tensor:
-    """Normalised float images (B, 3, H, W) → displayable (B, H, W, 3) in [0, 1]."""
-    return (x.detach().cpu() * std + mean).clamp(0, 1).permute(0, 2, 3, 1)
-
-
-def show_table(header: list[str], rows: list[list[str]], caption: str) -> None:
-    """Display an HTML table with a caption (renders alike in Jupyter, Colab and the book)."""
-    def cells(tag: str, values: list[str]) -> str:
-        return "".join(f"<{tag}>{html.escape(v)}</{tag}>" for v in values)
-    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
-    display(HTML(f'<table><caption style="caption-side: bottom; font-size: 0.8em">{html.escape(caption)}</caption>'
-                 f"<thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>"))
-
-
 print(f"preset {preset_name} on {device}; {test_set.source}")
 assert batch.images.shape == (num_images, 3, 32, 32)
 
@@ -410,7 +392,8 @@ def trained_objective(name: str, info: dict) -> nn.Module:
 
 rows, fractions = [], {}
 shown = eval_view(batch.images)[0]  # (B, 3, S, S) normalised, at the training size
-rows.append(("input", to_rgb(shown)))
+gray = ((0.5 - torch.tensor(CIFAR10_MEAN)) / torch.tensor(CIFAR10_STD)).view(1, 3, 1, 1)  # mid-gray, normalised
+rows.append(("input", to_rgb(shown, CIFAR10_MEAN, CIFAR10_STD)))
 for name, (_, info) in runs.items():
     objective = trained_objective(name, info)
     torch.manual_seed(seed)
@@ -422,8 +405,9 @@ for name, (_, info) in runs.items():
         units, ratio = objective.grid[0] * objective.grid[1], objective.mask_ratio
     fractions[name] = (out["mask"].mean().item(), masked_count(units, ratio) / units)
     assert torch.allclose(out["composite"] * (1 - out["mask"]), shown * (1 - out["mask"])), "visible pixels are kept"
-    rows += [(f"{name} sees", to_rgb(shown * (1 - out["mask"]) + out["mask"] * (0.5 - mean) / std)),
-             (f"{name} composite", to_rgb(out["composite"])), (f"{name} prediction", to_rgb(out["prediction"]))]
+    pictures = {"sees": shown * (1 - out["mask"]) + out["mask"] * gray, "composite": out["composite"],
+                "prediction": out["prediction"]}  # each (B, 3, S, S), normalised
+    rows += [(f"{name} {kind}", to_rgb(img, CIFAR10_MEAN, CIFAR10_STD)) for kind, img in pictures.items()]
 show_rows(rows, f"Reconstructions of test images at {shown.shape[-1]} px · " + " | ".join(captions.values()))
 print({name: f"{got:.4f} of the pixels masked (exact count: {want:.4f})" for name, (got, want) in fractions.items()})
 assert all(math.isclose(got, want, rel_tol=1e-6) for got, want in fractions.values())
@@ -441,19 +425,6 @@ assert all(math.isclose(got, want, rel_tol=1e-6) for got, want in fractions.valu
 # reused if it exists.
 
 # %%
-def probe_sets(img_size: int, n_train: int, n_test: int):
-    """((train images, labels), (test images, labels), source): disjoint sets at the model's image size."""
-    train = load_dataset("cifar10", "train", source=data_source, img_size=img_size)
-    test = load_dataset("cifar10", "test", source=data_source, img_size=img_size)
-    if train.is_sample:  # one set of 2,000 images, sorted by class: shuffle, then split into halves
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
-        first, second = order[: len(order) // 2][:n_train], order[len(order) // 2 :][:n_test]
-        return (train.images[first], train.labels[first]), (train.images[second], train.labels[second]), train.source
-    train = train.subset(min(n_train, len(train)), seed=seed, per_class=True)
-    test = test.subset(min(n_test, len(test)), seed=seed, per_class=True)
-    return (train.images, train.labels), (test.images, test.labels), f"{train.source}; {test.source}"
-
-
 @torch.no_grad()
 def pooled_features(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> dict[str, torch.Tensor]:
     """Final-norm features of uint8 images (N, 3, H, W): {"cls": (N, C), "mean": (N, C) mean of the patch tokens}."""
@@ -470,7 +441,10 @@ def pooled_features(model: nn.Module, images: torch.Tensor, batch_size: int = 25
 image_size = runs["simmim"][1]["config"]["img_size"]
 n_train = probe_train or (50_000 if device == "cuda" else 1_000)
 n_test = probe_test or (10_000 if device == "cuda" else 500)
-(train_x, train_y), (test_x, test_y), probe_source = probe_sets(image_size, n_train, n_test)
+probe_train_set, probe_test_set = evaluation_split("cifar10", data_source, image_size, n_train, n_test, seed)
+train_x, train_y = probe_train_set.images, probe_train_set.labels  # (N, 3, S, S) uint8, (N,)
+test_x, test_y = probe_test_set.images, probe_test_set.labels  # (M, 3, S, S) uint8, (M,)
+probe_source = f"{probe_train_set.source}; {probe_test_set.source}"
 simmim_vit = runs["simmim"][0]
 check = pooled_features(simmim_vit, test_x[:8])
 for pool in ("cls", "mean"):
@@ -504,11 +478,11 @@ for name, model in models.items():
                      for pool in ("cls", "mean") for metric, fn, kw in probes}
 eval_seconds = time.perf_counter() - start
 columns = [("kNN", "cls"), ("LP", "cls"), ("kNN", "mean"), ("LP", "mean")]
-show_table(["model"] + [f"{m} ({'[CLS]' if p == 'cls' else 'mean of patches'})" for m, p in columns],
-           [[name] + [f"{r[c]:.1%}" for c in columns] for name, r in results.items()],
-           f"Top-1 accuracy (kNN with k = {knn_k}; LP = BN + linear probe) on {len(test_y):,} test images, "
-           f"{len(train_y):,} training images ({probe_source}); chance 10 %; evaluated in {eval_seconds:.0f} s "
-           f"on {device}. " + " | ".join(captions.values()))
+display(html_table(["model"] + [f"{m} ({'[CLS]' if p == 'cls' else 'mean of patches'})" for m, p in columns],
+                   [[name] + [f"{r[c]:.1%}" for c in columns] for name, r in results.items()],
+                   f"Top-1 accuracy (kNN with k = {knn_k}; LP = BN + linear probe) on {len(test_y):,} test images, "
+                   f"{len(train_y):,} training images ({probe_source}); chance 10 %; evaluated in "
+                   f"{eval_seconds:.0f} s on {device}. " + " | ".join(captions.values())))
 assert all(0.0 <= v <= 1.0 for r in results.values() for v in r.values())
 
 # %% [markdown]

@@ -68,7 +68,6 @@ map_head = None  # head of the static maps; None: the mean over heads
 seed = 0
 
 # %%
-import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -79,6 +78,7 @@ from sslvit_lite.analysis.attention import attention_nmi, head_jsd, mean_attenti
 from sslvit_lite.analysis.reference import reference
 from sslvit_lite.claims import late_blocks
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
+from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin
 from sslvit_lite.explorer import AttentionExplorer, live_frontend, record_attentions
 from sslvit_lite.presets import get_preset
 from sslvit_lite.provenance import provenance, provenance_caption
@@ -88,8 +88,7 @@ from sslvit_lite.zoo import saved_checkpoint_path, trained_backbone
 TITLES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)"}
 COLORS = {"mocov3": "tab:blue", "simmim": "tab:red"}
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
-if not torch.cuda.is_available():
-    torch.set_num_threads(1)  # small models and batches: one thread beats several on a small, shared CPU
+cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
 torch.manual_seed(seed)
 print(f"preset {preset_name}, data {data_source!r}, {num_images} images")
 assert num_images >= 2 and (map_head is None or map_head >= 0)
@@ -112,7 +111,7 @@ for objective in TITLES:
 
 def describe(name):
     """Where a model came from, for captions: origin, preset, epochs, device, commit."""
-    return f"{TITLES[name]}: {infos[name]['origin']} · {provenance_caption(infos[name]['provenance'])}"
+    return model_origin(TITLES[name], infos[name])
 
 
 for name in TITLES:
@@ -142,9 +141,7 @@ analysis = provenance(device="cpu", data=batch.source, images=num_images)
 def caption(fig, *names, notes=()):
     """Write under a figure where its models and the analysis came from, plus any reference notes."""
     lines = [describe(n) for n in names] + [f"analysis: {provenance_caption(analysis)}", *notes]
-    width = int(fig.get_figwidth() * 21)  # characters of 6-pt text per line
-    text = "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines)
-    fig.text(0.0, -0.01, text, ha="left", va="top", fontsize=6)
+    caption_below(fig, lines)
 
 
 tokens = prefix + grid[0] * grid[1]

@@ -63,7 +63,6 @@ seed = 0
 
 # %%
 import math
-import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -76,6 +75,7 @@ from sslvit_lite.claims import late_blocks
 from sslvit_lite.analysis.representation import (effective_rank, image_silhouette, svd_projection_3d, token_tsne,
                                                  unison_ratio)
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
+from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin
 from sslvit_lite.explorer import model_input
 from sslvit_lite.presets import get_preset
 from sslvit_lite.provenance import provenance, provenance_caption
@@ -85,8 +85,7 @@ from sslvit_lite.zoo import saved_checkpoint_path, trained_backbone
 TITLES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)", "mae": "MIM (MAE)"}
 COLORS = {"mocov3": "tab:blue", "simmim": "tab:red", "mae": "tab:orange"}
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
-if not torch.cuda.is_available():
-    torch.set_num_threads(1)  # small models and batches: one thread beats several on a small, shared CPU
+cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
 torch.manual_seed(seed)
 print(f"preset {preset_name}, data {data_source!r}, {num_images} images")
 assert num_images >= 2 and tsne_per_class >= 2 and len(tsne_classes) >= 1
@@ -110,7 +109,7 @@ for objective in names:
 
 def describe(name):
     """Where a model came from, for captions: origin, preset, epochs, device, commit."""
-    return f"{TITLES[name]}: {infos[name]['origin']} · {provenance_caption(infos[name]['provenance'])}"
+    return model_origin(TITLES[name], infos[name])
 
 
 for name in names:
@@ -143,9 +142,7 @@ def token_states(model, images_uint8):
 def caption(fig, *shown, notes=()):
     """Write under a figure where its models and the analysis came from, plus any reference notes."""
     lines = [describe(n) for n in shown] + [f"analysis: {provenance_caption(analysis)}", *notes]
-    width = int(fig.get_figwidth() * 21)  # characters of 6-pt text per line
-    text = "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines)
-    fig.text(0.0, -0.01, text, ha="left", va="top", fontsize=6)
+    caption_below(fig, lines)
 
 
 zs = {name: token_states(m, batch.images) for name, m in models.items()}
@@ -224,7 +221,7 @@ assert all(torch.isfinite(c).all() for c in list(curves.values()) + list(mid_cur
 # %%
 pos_embeds = {name: dict(infos[name]["config"].get("vit_kwargs") or {}).get("pos_embed", "learn") for name in names}
 print("position embedding: " + ", ".join(f"{TITLES[n]} {p}" for n, p in pos_embeds.items())
-      + f"; Δ at depth 0: " + ", ".join(f"{TITLES[n]} {float(curves[n][0, -1]):.2f}" for n in names))
+      + "; Δ at depth 0: " + ", ".join(f"{TITLES[n]} {float(curves[n][0, -1]):.2f}" for n in names))
 assert set(pos_embeds.values()) <= {"learn", "sincos"}
 
 # %% [markdown]

@@ -74,18 +74,18 @@ from sslvit_lite.checkpoint import load_checkpoint
 from sslvit_lite.claims import CLAIMS, evaluate, scoreboard_markdown
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, normalize
 from sslvit_lite.objectives import build_objective
+from sslvit_lite.display import cpu_threads_for_small_models
 from sslvit_lite.presets import get_preset
-from sslvit_lite.probing import finetune
+from sslvit_lite.probing import evaluation_split, finetune
 from sslvit_lite.provenance import provenance, provenance_caption
-from sslvit_lite.sweep import block_probes, evaluation_split
+from sslvit_lite.sweep import block_probes
 from sslvit_lite.vit import build_vit, capture, patch_grid
 from sslvit_lite.zoo import RESULTS_DIR, trained_backbone
 
 torch.manual_seed(seed)
 preset = get_preset(preset).name  # "auto" resolved once, so run folders and captions name the real preset
 device = "cuda" if torch.cuda.is_available() else "cpu"
-if device == "cpu":
-    torch.set_num_threads(1)  # small models and probes run fastest on one thread, and CPUs are often shared
+cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
 NAMES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)", "mae": "MIM (MAE)"}
 COLORS = {"mocov3": "tab:blue", "simmim": "tab:red", "mae": "tab:green"}
 saved_path = RESULTS_DIR / f"components-{dataset}.json"

@@ -72,7 +72,6 @@ seed = 0
 
 # %%
 import math
-import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -85,6 +84,7 @@ from sklearn.preprocessing import StandardScaler
 from sslvit_lite.analysis.robustness import (CUE_CLASSES, accuracy_under_noise, band_limited_noise, cue_conflict_set,
                                              cue_consistent_set, shape_bias)
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
+from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin
 from sslvit_lite.explorer import model_input
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import extract_features
@@ -95,8 +95,7 @@ TITLES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)"}
 COLORS = {"mocov3": "tab:blue", "simmim": "tab:red"}
 device = "cuda" if torch.cuda.is_available() else "cpu"
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
-if not torch.cuda.is_available():
-    torch.set_num_threads(1)  # small models and batches: one thread beats several on a small, shared CPU
+cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
 probe_train_images = probe_train_images or (4000 if device == "cuda" else 400)
 probe_test_images = probe_test_images or (4000 if device == "cuda" else 200)
 cue_train_per_class = cue_train_per_class or (200 if device == "cuda" else 50)
@@ -119,7 +118,7 @@ for objective in TITLES:
 
 def describe(name):
     """Where a model came from, for captions: origin, preset, epochs, device, commit."""
-    return f"{TITLES[name]}: {infos[name]['origin']} · {provenance_caption(infos[name]['provenance'])}"
+    return model_origin(TITLES[name], infos[name])
 
 
 for name in TITLES:
@@ -149,9 +148,7 @@ analysis = provenance(device=device, data=test_set.source, images=probe_train_im
 def caption(fig, *shown, notes=()):
     """Write under a figure where its models and the analysis came from, plus any notes."""
     lines = [describe(n) for n in shown] + [f"analysis: {provenance_caption(analysis)}", *notes]
-    width = int(fig.get_figwidth() * 21)  # characters of 6-pt text per line
-    text = "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines)
-    fig.text(0.0, -0.01, text, ha="left", va="top", fontsize=6)
+    caption_below(fig, lines)
 
 
 def pooled_features(model, images_uint8):

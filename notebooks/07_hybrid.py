@@ -72,6 +72,7 @@ from sslvit_lite.analysis.reference import HYBRID_SWEEP
 from sslvit_lite.augment import build_recipe
 from sslvit_lite.claims import CLAIMS, evaluate, scoreboard_markdown
 from sslvit_lite.data import load_dataset
+from sslvit_lite.display import cpu_threads_for_small_models
 from sslvit_lite.objectives import OBJECTIVES, build_objective
 from sslvit_lite.presets import resolve
 from sslvit_lite.provenance import provenance, provenance_caption
@@ -80,8 +81,7 @@ from sslvit_lite.train import dataset_stats
 from sslvit_lite.vit import build_vit
 
 torch.manual_seed(seed)
-if not torch.cuda.is_available():
-    torch.set_num_threads(1)  # small models and probes run fastest on one thread, and CPUs are often shared
+cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
 cfg = resolve("hybrid", preset, dataset, data_source)  # the preset's backbone and heads
 hparams = OBJECTIVES["hybrid"].resolve_hparams(cfg.hparams)  # every hyperparameter of the hybrid
 mean, std = dataset_stats(dataset)

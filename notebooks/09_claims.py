@@ -78,6 +78,7 @@ from matplotlib.colors import ListedColormap
 from sslvit_lite.analyze import compute_metrics
 from sslvit_lite.claims import CLAIMS, STATUSES, scoreboard, scoreboard_markdown
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
+from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import extract_features, linear_probe_accuracy
 from sslvit_lite.provenance import provenance, provenance_caption
@@ -87,8 +88,7 @@ TITLES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)", "hybrid": "CL+MIM 
 COLORS = {"mocov3": "tab:blue", "simmim": "tab:red", "hybrid": "tab:purple"}
 device = "cuda" if torch.cuda.is_available() else "cpu"
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
-if not torch.cuda.is_available():
-    torch.set_num_threads(1)  # small models and batches: one thread beats several on a small, shared CPU
+cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
 probe_train_images = probe_train_images or (4000 if device == "cuda" else 400)
 probe_test_images = probe_test_images or (4000 if device == "cuda" else 200)
 torch.manual_seed(seed)
@@ -175,12 +175,11 @@ for ax, (label, (results, infos)) in zip(axes[0], measured.items()):
     ax.set(title=label, xlabel="block", ylabel="linear probe top-1 (%)", xticks=range(1, len(lp) + 1))
     ax.legend(fontsize=7)
 fig.tight_layout()
-lines = [f"{label} · {TITLES[n]}: {info['origin']} · {provenance_caption(info['provenance'])}"
+lines = [f"{label} · {model_origin(TITLES[n], info)}"
          for label, (_, infos) in measured.items() for n, info in infos.items()]
 lines.append(f"analysis: {provenance_caption(next(iter(measured.values()))[0]['provenance'])}; probes fit on "
              f"{probe_train_images} test images, scored on {probe_test_images} others, {probe_epochs} epochs")
-fig.text(0.0, -0.01, "\n".join(textwrap.fill(line, int(fig.get_figwidth() * 21), subsequent_indent="    ") for line in lines),
-         ha="left", va="top", fontsize=6)
+caption_below(fig, lines)
 plt.show()
 assert all(0 <= a <= 100 for r, _ in measured.values() for m in r["models"].values() for a in m["linear_probe"])
 
@@ -214,8 +213,7 @@ ax.set_xticks(range(len(boards)), [textwrap.fill(label, 18) for label in boards]
 ax.set_title("Park et al.'s claims on our models", fontsize=9)
 fig.tight_layout()
 counts = [f"{label}: " + ", ".join(f"{sum(r.status == s for r in rows)} {s}" for s in STATUSES) for label, rows in boards.items()]
-fig.text(0.0, -0.01, "\n".join(textwrap.fill(line, int(fig.get_figwidth() * 21), subsequent_indent="    ")
-                                for line in counts + lines), ha="left", va="top", fontsize=6)
+caption_below(fig, counts + lines)
 plt.show()
 assert grid.shape == (len(CLAIMS), len(boards))
 

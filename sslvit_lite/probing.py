@@ -4,6 +4,8 @@ Park et al. (ICLR 2023) compare CL and MIM by linear probing (LP) the last block
 block (Fig 10, paper-spec §2g) and by fine-tuning (FT, Fig 1, Fig 12). The paper's probe recipe is
 not published; we follow the upstream ones (paper-spec §2g):
 
+- **labelled images** (:func:`evaluation_split`): disjoint train / test sets for every probe of
+  the book (chapters 01, 02, 05 and the hybrid sweep), so that all of them split data alike.
 - **features** (:func:`extract_features`): the output of block l (1-based, the ``zs[2l]`` state of
   the official code, *without* the final LayerNorm), pooled by the CLS token or by the mean of the
   patch tokens. For the last block the key ``"final"`` also gives the output *after* the model's
@@ -36,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.init import trunc_normal_
 
-from .data import normalize
+from .data import ImageDataset, load_dataset, normalize
 
 POOLS = ("cls", "mean")
 
@@ -53,6 +55,47 @@ def _check_images(images: torch.Tensor, name: str) -> None:
 def _pool(tokens: torch.Tensor, prefix: int, pool: str) -> torch.Tensor:
     """(B, P + N, C) → (B, C): the first prefix (CLS) token, or the mean of the N patch tokens."""
     return tokens[:, 0] if pool == "cls" else tokens[:, prefix:].mean(dim=1)
+
+
+def _take(dataset: ImageDataset, index: torch.Tensor, what: str) -> ImageDataset:
+    return ImageDataset(dataset.images[index], dataset.labels[index], dataset.classes, dataset.name,
+                        dataset.split, f"{dataset.source}, {what} of {len(index)}", dataset.is_sample)
+
+
+def evaluation_split(
+    dataset: str = "cifar10",
+    data_source: str = "auto",
+    img_size: int = 32,
+    num_train: int | None = None,
+    num_test: int | None = None,
+    seed: int = 0,
+) -> tuple[ImageDataset, ImageDataset]:
+    """Labelled (train, test) images for probes and fine-tuning, uint8 (N, 3, img_size, img_size).
+
+    Real data: random subsets (``seed``) of the train and test splits, all images when None.
+    The embedded sample (2,000 CIFAR-10 *test* images sorted by class) has no train split: it is
+    shuffled with ``seed`` and cut into two disjoint parts, the test part first (``num_test``, at
+    most half of it), the train part from the rest (``num_train``, capped at what is left).
+    """
+    for name, n in (("num_train", num_train), ("num_test", num_test)):
+        if n is not None and (not isinstance(n, int) or n < 2):
+            raise ValueError(f"{name} must be an integer ≥ 2 or None (all), got {n!r}")
+    test = load_dataset(dataset, "test", source=data_source, img_size=img_size)
+    generator = torch.Generator().manual_seed(seed)
+    if test.is_sample:
+        order = torch.randperm(len(test), generator=generator)  # (N,)
+        n_test = min(num_test or len(test) // 2, len(test) // 2)
+        n_train = min(num_train or len(test), len(test) - n_test)
+        return (_take(test, order[n_test : n_test + n_train], "probe-train part"),
+                _take(test, order[:n_test], "probe-test part"))
+    train = load_dataset(dataset, "train", source=data_source, img_size=img_size)
+
+    def subset(split: ImageDataset, n: int | None) -> ImageDataset:
+        if n is None or n >= len(split):
+            return split
+        return _take(split, torch.randperm(len(split), generator=generator)[:n], "random subset")
+
+    return subset(train, num_train), subset(test, num_test)
 
 
 @torch.no_grad()

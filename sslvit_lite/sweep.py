@@ -21,7 +21,7 @@ Park et al. (ICLR 2023) evaluate their models in two sweeps that this module run
 
   :func:`claims_results` turns it into the input of :mod:`sslvit_lite.claims` (claims 15, 16).
 
-The probes' labelled images come from :func:`evaluation_split`. The paper's recipe for the Fig 12
+The probes' labelled images come from :func:`sslvit_lite.probing.evaluation_split`. The paper's recipe for the Fig 12
 probes is not published; the last block's CLS token after the final norm (MoCo v3's and MAE's
 linear evaluation) is the default here.
 
@@ -43,57 +43,14 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from sslvit_lite.data import ImageDataset, load_dataset
-from sslvit_lite.probing import POOLS, extract_features, finetune, knn_accuracy, linear_probe_accuracy
+from sslvit_lite.data import ImageDataset
+from sslvit_lite.probing import (POOLS, evaluation_split, extract_features, finetune, knn_accuracy,
+                                  linear_probe_accuracy)
 
 SCHEMA = "sslvit_lite.sweep/1"
 DEFAULT_LAMBDAS = (0.0, 0.2, 0.4, 0.6, 1.0)
 ANALYSIS_KEYS = ("nmi", "fourier_delta", "attention_distance")
 LOG_KEYS = ("step", "epoch", "loss", "loss_simmim", "loss_mocov3", "positive_cosine")
-
-
-# --------------------------------------------------------------------------- data
-
-
-def _take(dataset: ImageDataset, index: torch.Tensor, what: str) -> ImageDataset:
-    return ImageDataset(dataset.images[index], dataset.labels[index], dataset.classes, dataset.name,
-                        dataset.split, f"{dataset.source}, {what} of {len(index)}", dataset.is_sample)
-
-
-def evaluation_split(
-    dataset: str = "cifar10",
-    data_source: str = "auto",
-    img_size: int = 32,
-    num_train: int | None = None,
-    num_test: int | None = None,
-    seed: int = 0,
-) -> tuple[ImageDataset, ImageDataset]:
-    """Labelled (train, test) images for probes and fine-tuning, uint8 (N, 3, img_size, img_size).
-
-    Real data: random subsets (``seed``) of the train and test splits, all images when None.
-    The embedded sample (2,000 CIFAR-10 *test* images sorted by class) has no train split: it is
-    shuffled with ``seed`` and cut into two disjoint parts, the test part first (``num_test``, at
-    most half of it), the train part from the rest (``num_train``, capped at what is left).
-    """
-    for name, n in (("num_train", num_train), ("num_test", num_test)):
-        if n is not None and (not isinstance(n, int) or n < 2):
-            raise ValueError(f"{name} must be an integer ≥ 2 or None (all), got {n!r}")
-    test = load_dataset(dataset, "test", source=data_source, img_size=img_size)
-    generator = torch.Generator().manual_seed(seed)
-    if test.is_sample:
-        order = torch.randperm(len(test), generator=generator)  # (N,)
-        n_test = min(num_test or len(test) // 2, len(test) // 2)
-        n_train = min(num_train or len(test), len(test) - n_test)
-        return (_take(test, order[n_test : n_test + n_train], "probe-train part"),
-                _take(test, order[:n_test], "probe-test part"))
-    train = load_dataset(dataset, "train", source=data_source, img_size=img_size)
-
-    def subset(split: ImageDataset, n: int | None) -> ImageDataset:
-        if n is None or n >= len(split):
-            return split
-        return _take(split, torch.randperm(len(split), generator=generator)[:n], "random subset")
-
-    return subset(train, num_train), subset(test, num_test)
 
 
 # --------------------------------------------------------------------------- probes

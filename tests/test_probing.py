@@ -5,6 +5,7 @@ import torch
 
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, normalize
 from sslvit_lite.probing import (
+    evaluation_split,
     extract_features,
     finetune,
     finetune_param_groups,
@@ -138,3 +139,25 @@ def test_finetune_learns_a_simple_task_and_leaves_the_backbone_alone():
     assert accuracy >= 0.9
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert not model.patch_embed.proj.weight.requires_grad
+
+
+# --------------------------------------------------------------------------- labelled images
+
+
+def test_sample_split_is_disjoint_capped_shuffled_and_seeded():
+    train, test = evaluation_split("cifar10", "sample", img_size=8, seed=0)
+    assert (len(train), len(test)) == (1000, 1000)  # the 2,000-image sample cut in halves
+    flat_train = {bytes(im.flatten().tolist()) for im in train.images}
+    assert not any(bytes(im.flatten().tolist()) in flat_train for im in test.images)
+    assert len(set(train.labels[:50].tolist())) > 3, "the class-sorted sample must be shuffled"
+    small_train, big_test = evaluation_split("cifar10", "sample", img_size=8, num_train=300, num_test=1500)
+    assert (len(small_train), len(big_test)) == (300, 1000)
+    again, _ = evaluation_split("cifar10", "sample", img_size=8, num_train=300, num_test=1500)
+    other, _ = evaluation_split("cifar10", "sample", img_size=8, num_train=300, num_test=1500, seed=1)
+    assert torch.equal(again.images, small_train.images) and not torch.equal(other.images, small_train.images)
+    assert "probe-train part of 300" in small_train.source and small_train.images.shape[-1] == 8
+
+
+def test_split_rejects_tiny_sizes():
+    with pytest.raises(ValueError, match="num_train"):
+        evaluation_split("cifar10", "sample", img_size=8, num_train=1)

@@ -14,7 +14,6 @@ from sslvit_lite.sweep import (
     check_lambdas,
     claims_results,
     evaluate_backbone,
-    evaluation_split,
     hybrid_sweep,
     load_sweep,
     main,
@@ -52,28 +51,6 @@ def test_run_dirs_differ_per_lambda(tmp_path):
     dirs = {run_dir(tmp_path, lam, "cifar10", "smoke") for lam in (0.0, 0.2, 0.201, 1.0)}
     assert len(dirs) == 4
     assert run_dir(tmp_path, 0.2, "cifar10", "smoke").name == "hybrid-lam0.2-cifar10-smoke"
-
-
-# --------------------------------------------------------------------------- data
-
-
-def test_sample_split_is_disjoint_capped_shuffled_and_seeded():
-    train, test = evaluation_split("cifar10", "sample", img_size=8, seed=0)
-    assert (len(train), len(test)) == (1000, 1000)  # the 2,000-image sample cut in halves
-    flat_train = {bytes(im.flatten().tolist()) for im in train.images}
-    assert not any(bytes(im.flatten().tolist()) in flat_train for im in test.images)
-    assert len(set(train.labels[:50].tolist())) > 3, "the class-sorted sample must be shuffled"
-    small_train, big_test = evaluation_split("cifar10", "sample", img_size=8, num_train=300, num_test=1500)
-    assert (len(small_train), len(big_test)) == (300, 1000)
-    again, _ = evaluation_split("cifar10", "sample", img_size=8, num_train=300, num_test=1500)
-    other, _ = evaluation_split("cifar10", "sample", img_size=8, num_train=300, num_test=1500, seed=1)
-    assert torch.equal(again.images, small_train.images) and not torch.equal(other.images, small_train.images)
-    assert "probe-train part of 300" in small_train.source and small_train.images.shape[-1] == 8
-
-
-def test_split_rejects_tiny_sizes():
-    with pytest.raises(ValueError, match="num_train"):
-        evaluation_split("cifar10", "sample", img_size=8, num_train=1)
 
 
 # --------------------------------------------------------------------------- probes
@@ -184,3 +161,11 @@ def test_sweep_trains_each_lambda_and_reuses_finished_runs(tmp_path):
     assert "loss_mocov3" in cl["log"][-1] and "loss_simmim" not in cl["log"][-1]
     again = hybrid_sweep([0.0], **kwargs)
     assert again["points"][0]["linear_probe"] == mim["linear_probe"]  # the finished run is reused
+
+
+def test_sweep_uses_the_probing_split():
+    """The sweep keeps importing the one split function (moved to sslvit_lite.probing)."""
+    import sslvit_lite.probing
+    import sslvit_lite.sweep
+
+    assert sslvit_lite.sweep.evaluation_split is sslvit_lite.probing.evaluation_split

@@ -1,0 +1,102 @@
+"""Small display helpers that several chapter notebooks share.
+
+The book's rule "honest results" (design.md) asks every table and figure to say where its numbers
+came from; these helpers give the chapters one way of doing that, so that a caption or a table
+looks the same in every chapter and the notebooks keep only the code that teaches something:
+
+- :func:`html_table`: a table with its caption (provenance) underneath, escaped, rendered alike by
+  Jupyter, Colab and the Jupyter Book build (chapters 01, 02).
+- :func:`to_rgb`: normalised model inputs back to displayable pictures (chapters 01, 02).
+- :func:`model_origin` and :func:`caption_below`: the "where did this model come from" line and
+  the caption block under a matplotlib figure (chapters 03, 04, 06).
+- :func:`cpu_threads_for_small_models`: one CPU thread for the book's small models (chapters
+  03–07, 09).
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from collections.abc import Sequence
+
+import torch
+
+from .provenance import provenance_caption
+
+CAPTION_STYLE = "caption-side: bottom; font-size: 0.8em"
+
+
+class HtmlMarkup(str):
+    """A string of HTML that Jupyter renders as HTML (``_repr_html_``); needs no IPython import."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> HtmlMarkup:
+    """An HTML table with ``caption`` under it; every cell and the caption are HTML-escaped.
+
+    ``rows`` are lists of already formatted strings, each as long as ``header``. A plain HTML table
+    (not a pandas DataFrame) renders the same in Jupyter, Colab and the static book, and the
+    caption carries the provenance the book requires of every number. The result is a ``str`` of
+    the markup that ``IPython.display.display`` renders as a table.
+    """
+    header = [str(h) for h in header]
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise ValueError(f"row {i} has {len(row)} cells, the header has {len(header)}")
+
+    def cells(tag: str, values: Sequence[str]) -> str:
+        return "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in values)
+
+    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
+    return HtmlMarkup(f'<table><caption style="{CAPTION_STYLE}">{html.escape(caption)}</caption>'
+                f"<thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def to_rgb(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """Normalised float images (B, 3, H, W) → displayable pictures (B, H, W, 3) in [0, 1] on the CPU.
+
+    Undoes :func:`sslvit_lite.data.normalize` (x · std + mean), clamps to [0, 1] (augmented or
+    predicted pixels may leave it) and puts channels last for ``imshow``.
+    """
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    if len(mean) != 3 or len(std) != 3:
+        raise ValueError(f"mean and std must have 3 values (RGB), got {len(mean)} and {len(std)}")
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)  # (1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)  # (1, 3, 1, 1)
+    pixels = images.detach().float().cpu() * std_t + mean_t  # (B, 3, H, W)
+    return pixels.clamp(0, 1).permute(0, 2, 3, 1)  # (B, H, W, 3)
+
+
+def model_origin(title: str, info: dict) -> str:
+    """One caption line for a trained backbone: its title, origin (saved run / trained now) and provenance.
+
+    ``info`` is the dict :func:`sslvit_lite.zoo.trained_backbone` returns with the model; its
+    ``provenance`` names preset, epochs, device and commit.
+    """
+    return f"{title}: {info['origin']} · {provenance_caption(info['provenance'])}"
+
+
+def caption_below(fig, lines: Sequence[str], fontsize: int = 6) -> None:
+    """Write ``lines`` under a matplotlib figure, each wrapped to the figure's width.
+
+    Used for the provenance of the models and of the analysis behind a figure; a long line wraps
+    with an indent so that each source stays recognisable.
+    """
+    width = int(fig.get_figwidth() * 21 * 6 / fontsize)  # characters of text per line at this size
+    text = "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines)
+    fig.text(0.0, -0.01, text, ha="left", va="top", fontsize=fontsize)
+
+
+def cpu_threads_for_small_models() -> int:
+    """Use one torch thread when there is no GPU; returns the number of threads now in use.
+
+    The book's CPU runs use tiny ViTs (2 blocks, width 32) on small batches: there the cost of
+    spreading each small matrix product over threads outweighs the gain, and the CPUs of laptops,
+    CI and Colab are often shared. On a GPU machine the setting is left alone.
+    """
+    if not torch.cuda.is_available():
+        torch.set_num_threads(1)
+    return torch.get_num_threads()
