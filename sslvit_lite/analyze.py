@@ -64,8 +64,12 @@ def load_vit_from_checkpoint(
     arch: str | None = None,
     img_size: int | None = None,
     patch_size: int | None = None,
+    vit_kwargs: dict | None = None,
 ) -> tuple[nn.Module, dict]:
     """A timm ViT (eval mode, CPU) from a checkpoint file or run folder, and an info dict.
+
+    ``vit_kwargs`` (e.g. ``{"depth": 4, "embed_dim": 96, "num_heads": 3}``) resizes the ``arch``
+    for a plain state dict of a non-standard ViT; a training checkpoint brings its own.
 
     Accepts the project's training checkpoints (``{"model": objective state dict with
     "backbone." keys, "config": {arch, img_size, patch_size, ...}, ...}``; a run folder uses its
@@ -102,8 +106,11 @@ def load_vit_from_checkpoint(
         state, kind = blob["state_dict"], "checkpoint with state_dict"
     else:
         state, kind = blob, "state dict"
+    stored_kwargs = dict(config.get("vit_kwargs") or {})
+    if vit_kwargs and stored_kwargs and dict(vit_kwargs) != stored_kwargs:
+        raise ValueError(f"{file}: vit_kwargs={stored_kwargs!r} in the checkpoint but {dict(vit_kwargs)!r} requested")
     vit = build_vit(settings["arch"], img_size=settings["img_size"], patch_size=settings["patch_size"],
-                    **dict(config.get("vit_kwargs") or {}))
+                    **(stored_kwargs or dict(vit_kwargs or {})))
     try:
         load_state_dict_strict(vit, _clean_state(state), source=str(file))
     except ValueError as err:  # pretrained.CheckpointError: report one error type to callers
@@ -354,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default=None, help="vit_tiny | vit_small | vit_base (default: from the checkpoint, else vit_tiny)")
     p.add_argument("--img-size", type=int, default=None, help="default: from the checkpoint, else 32")
     p.add_argument("--patch-size", type=int, default=None, help="default: from the checkpoint, else 4")
+    p.add_argument("--depth", type=int, default=None, help="override the arch's number of blocks (plain state dicts)")
+    p.add_argument("--embed-dim", type=int, default=None, help="override the arch's width (plain state dicts)")
+    p.add_argument("--num-heads", type=int, default=None, help="override the arch's number of heads (plain state dicts)")
     p.add_argument("--num-images", type=int, default=256)
     p.add_argument("--representation-images", type=int, default=18)
     p.add_argument("--batch-size", type=int, default=64)
@@ -374,7 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model, ckpt = load_vit_from_checkpoint(args.checkpoint, args.arch, args.img_size, args.patch_size)
+    sizes = {k: v for k, v in (("depth", args.depth), ("embed_dim", args.embed_dim), ("num_heads", args.num_heads))
+             if v is not None}
+    model, ckpt = load_vit_from_checkpoint(args.checkpoint, args.arch, args.img_size, args.patch_size, sizes)
     data = load_dataset(args.dataset, args.split, source=args.data_source, root=args.data_root)
     mean, std = dataset_stats(args.dataset)
     result = compute_metrics(model, data.images, mean, std, batch_size=args.batch_size, device=device,
