@@ -70,7 +70,7 @@ class ImageDataset:
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 3:
             raise ValueError(f"images must be uint8 (N, 3, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
-        if self.labels.shape != (self.images.shape[0],):
+        if self.labels.shape != (self.images.shape[0],):  # labels of unlabeled splits (STL-10) are -1
             raise ValueError(f"{self.labels.shape[0]} labels for {self.images.shape[0]} images")
 
     def __len__(self) -> int:
@@ -253,7 +253,7 @@ def _load_torchvision(name: str, split: str, size: int, download: bool) -> Image
         elif name == "stl10":
             ds = tvd.STL10(str(root), split=split, download=download)
             images = torch.from_numpy(ds.data)  # (N, 3, 96, 96)
-            labels, classes = torch.from_numpy(ds.labels.astype(np.int64)).clamp_min(0), list(ds.classes)
+            labels, classes = torch.from_numpy(ds.labels.astype(np.int64)), list(ds.classes)  # -1: unlabeled
         else:  # imagenette
             ds = tvd.Imagenette(str(root), split=split, size="160px", download=download)
             files = [(str(label), path, lambda p=path: Path(p).read_bytes()) for path, label in ds._samples]

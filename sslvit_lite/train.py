@@ -280,7 +280,16 @@ class Trainer:
         return states
 
     def save_last(self) -> Path:
-        """Write the resumable ``last.pt`` (every rank must call it: the RNG states are gathered)."""
+        """Write the resumable ``last.pt`` (every rank must call it: the RNG states are gathered).
+
+        Refuses when the weights are no longer finite: a non-finite update (e.g. inf gradients without
+        a GradScaler to skip it) would otherwise replace the last good checkpoint before a loss shows it.
+        """
+        norms = torch.stack([torch.linalg.vector_norm(p.detach().float()) for p in self.params])  # (P,)
+        if not torch.isfinite(norms.sum()):  # one host sync per checkpoint; DDP ranks hold equal weights
+            raise NonFiniteLossError(
+                f"{self.config.objective}: the weights became non-finite by step {self.step:,}; the run stopped "
+                f"and {self._kept_checkpoint()}. Lower the learning rate, set clip_grad, or use precision='fp32'.")
         rng = self._gather_rng()
         path = self.out_dir / LAST
         if self.is_main:
@@ -304,7 +313,14 @@ class Trainer:
         ckpt = load_checkpoint(path)
         self.objective.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scaler.load_state_dict(ckpt["scaler"])
+        if ckpt["scaler"] and self.scaler.is_enabled():  # a bf16/fp32 run saves an empty scaler state
+            self.scaler.load_state_dict(ckpt["scaler"])
+        data_keys = ("n", "batch_size", "seed")  # the world size may change on resume, the data may not
+        saved, now = ({k: s[k] for k in data_keys} for s in (ckpt["sampler"], self.sampler.state_dict()))
+        if int(ckpt["total_steps"]) != self.total_steps or saved != now:
+            raise ValueError(f"{path} was written for {ckpt['total_steps']:,} steps over {saved}, this run has "
+                             f"{self.total_steps:,} steps over {now}: the data changed (another data root or "
+                             "subset?); use another out_dir")
         self.step = int(ckpt["step"])
         if len(ckpt["rng"]) == self.world_size:
             set_rng_state(ckpt["rng"][self.rank], self.device)
@@ -332,6 +348,11 @@ class Trainer:
         tmp.write_text("".join(line + "\n" for line in kept))
         os.replace(tmp, path)
 
+    def _kept_checkpoint(self) -> str:
+        last = self.out_dir / LAST
+        return (f"the last good checkpoint {last} (step {load_checkpoint(last)['step']:,}) is kept"
+                if last.is_file() else "no checkpoint had been written yet")
+
     def _read_back(self, buffers: dict[str, torch.Tensor], count: int, first_step: int) -> dict[str, float]:
         """Means of the last ``count`` steps' scalars (averaged over ranks); raises on a non-finite loss.
 
@@ -348,12 +369,9 @@ class Trainer:
         if len(bad):
             step = first_step + int(bad[0])
             self._log({"step": step, "event": "non-finite loss", "loss": float(losses[int(bad[0])])})
-            last = self.out_dir / LAST
-            kept = (f"the last good checkpoint {last} (step {load_checkpoint(last)['step']:,}) is kept"
-                    if last.is_file() else "no checkpoint had been written yet")
             raise NonFiniteLossError(
                 f"{self.config.objective}: loss became {float(losses[int(bad[0])])} at step {step:,} "
-                f"(0-based, epoch {step // self.steps_per_epoch}); the run stopped and {kept}. "
+                f"(0-based, epoch {step // self.steps_per_epoch}); the run stopped and {self._kept_checkpoint()}. "
                 "Lower the learning rate, set clip_grad, or use precision='fp32'.")
         return {k: float(v) for k, v in zip(keys, values.mean(dim=1).tolist(), strict=True)}
 

@@ -197,3 +197,41 @@ def test_corrupt_truncated_or_foreign_files_give_a_clear_error(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+class BreaksWeights(StandIn):
+    """Finite losses, but the update after call ``k`` leaves a NaN weight (as inf gradients would)."""
+
+    def __init__(self, break_after: int):
+        super().__init__()
+        self.break_after = break_after
+
+    def after_step(self, progress):
+        super().after_step(progress)
+        if self.calls == self.break_after:
+            with torch.no_grad():
+                self.head.weight[0, 0] = float("nan")
+
+
+def test_non_finite_weights_never_replace_the_last_good_checkpoint(tmp_path):
+    with pytest.raises(NonFiniteLossError, match=r"weights became non-finite by step 4.*step 2"):
+        run(tmp_path, BreaksWeights(break_after=4))  # checkpoints every 2 steps: step 4's save is refused
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert ckpt["step"] == 2
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+
+
+def test_resume_refuses_a_run_whose_data_changed(tmp_path):
+    run(tmp_path, stop_at=2)
+    trainer = Trainer(config(), tmp_path, objective=StandIn(), images=images(n=48), progress=False, verbose=False)
+    with pytest.raises(ValueError, match="the data changed"):
+        trainer.fit()
+
+
+def test_resume_of_a_bf16_run_with_an_enabled_scaler_skips_the_empty_scaler_state(tmp_path):
+    run(tmp_path, stop_at=2)
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert ckpt["scaler"] == {}  # what a bf16 or fp32 run saves
+    trainer = Trainer(config(), tmp_path, objective=StandIn(), images=images(), progress=False, verbose=False)
+    trainer.scaler = torch.amp.GradScaler("cpu", enabled=True)  # as on a T4 resuming an H100 run
+    assert trainer.resume() == 2
