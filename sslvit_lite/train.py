@@ -373,7 +373,10 @@ class Trainer:
                 f"{self.config.objective}: loss became {float(losses[int(bad[0])])} at step {step:,} "
                 f"(0-based, epoch {step // self.steps_per_epoch}); the run stopped and {self._kept_checkpoint()}. "
                 "Lower the learning rate, set clip_grad, or use precision='fp32'.")
-        return {k: float(v) for k, v in zip(keys, values.mean(dim=1).tolist(), strict=True)}
+        # steps that GradScaler skipped (fp16) have an inf grad_norm: average the finite values only
+        finite = torch.isfinite(values)
+        means = torch.where(finite, values, 0.0).sum(dim=1) / finite.sum(dim=1).clamp_min(1)  # (K,)
+        return {k: float(v) if finite[i].any() else float("nan") for i, (k, v) in enumerate(zip(keys, means.tolist()))}
 
     # -- the loop ------------------------------------------------------------------------------
 

@@ -235,3 +235,9 @@ def test_resume_of_a_bf16_run_with_an_enabled_scaler_skips_the_empty_scaler_stat
     trainer = Trainer(config(), tmp_path, objective=StandIn(), images=images(), progress=False, verbose=False)
     trainer.scaler = torch.amp.GradScaler("cpu", enabled=True)  # as on a T4 resuming an H100 run
     assert trainer.resume() == 2
+
+
+def test_logged_means_skip_the_inf_grad_norms_of_steps_an_fp16_scaler_skipped(tmp_path):
+    trainer, _ = run(tmp_path)
+    buffers = {"loss": torch.tensor([1.0, 3.0]), "grad_norm": torch.tensor([float("inf"), 2.0])}
+    assert trainer._read_back(buffers, 2, 0) == {"loss": 2.0, "grad_norm": 2.0}
