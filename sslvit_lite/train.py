@@ -298,6 +298,18 @@ class Trainer:
                         path)
         return path
 
+    def save_snapshot(self) -> Path | None:
+        """A slim fp16 copy of the encoder at this step, ``snapshots/step-NNNNNN.pt`` (for figures of how
+        the representation emerges); loadable with :func:`sslvit_lite.checkpoint.load_backbone`."""
+        if not self.is_main:
+            return None
+        backbone = {f"backbone.{k}": v.detach().half() if v.is_floating_point() else v.detach()
+                    for k, v in self.objective.backbone.state_dict().items()}
+        record = {"model": backbone, "config": self.config.to_dict(), "step": self.step,
+                  "total_steps": self.total_steps, "finished": False, "provenance": self._provenance(),
+                  "normalization": {"mean": list(self.mean), "std": list(self.std)}}
+        return save_atomic(record, self.out_dir / "snapshots" / f"step-{self.step:06d}.pt")
+
     def save_final(self) -> Path:
         path = self.out_dir / FINAL
         if self.is_main:
@@ -433,6 +445,9 @@ class Trainer:
                    desc=f"{cfg.objective} {cfg.preset}")
         self.objective.train()
         buffers: dict[str, torch.Tensor] = {}
+        snapshots = set(cfg.snapshot_steps)
+        if start == 0 and 0 in snapshots:
+            self.save_snapshot()  # the random initialisation this run starts from
         count, interval_start, tick = 0, start, time.perf_counter()
         for step, indices in self.sampler.batches(start):
             if step >= end:
@@ -460,6 +475,9 @@ class Trainer:
                 count, interval_start, tick = 0, self.step, now
             if checkpoint_now:
                 self.save_last()
+            if self.step in snapshots:
+                self.save_snapshot()
+            if checkpoint_now or self.step in snapshots:
                 tick = time.perf_counter()  # images/s measures training, not checkpoint writing
         bar.close()
 
