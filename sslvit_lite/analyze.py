@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslvit_lite.analysis.attention import attention_nmi, head_jsd, mean_attention_distance, query_jsd, query_map
+from sslvit_lite.analysis.attention import (attention_entropy, attention_nmi, head_jsd, mean_attention_distance,
+                                          query_jsd, query_map)
 from sslvit_lite.analysis.fourier import diagonal_profile, mean_log_amplitude
 from sslvit_lite.analysis.representation import effective_rank, image_silhouette, token_tsne, unison_ratio
 
@@ -33,6 +34,7 @@ DEFAULTS = {"arch": "vit_tiny", "img_size": 32, "patch_size": 4}
 CONVENTIONS = {
     "attention_distance": "blocks 1..L, [per head], pixels of the model input, CLS dropped (spec §2b)",
     "nmi": "blocks 1..L, [per head], CLS dropped (spec §2c)",
+    "attention_entropy": "blocks 1..L, [per head], mean row entropy / log P (1 = uniform, 0 = one-hot)",
     "query_jsd": "blocks 1..L, [per head], bits, mean pairwise JSD between query rows (§2a, suggested)",
     "head_jsd": "blocks 1..L, bits, mean pairwise JSD between heads' mean maps (§2a, suggested)",
     "fourier_delta": "depths 0..L (embedding, block outputs), Δ log amplitude at the last diagonal bin (§2e)",
@@ -159,6 +161,7 @@ def _accumulate(sums: _Sums, cap, prefix: int, grid: tuple[int, int], patch_px: 
     patches = [a[:, :, prefix:, prefix:].float() for a in cap.attentions]  # L × (B, H, P, P)
     sums.add("attention_distance", [mean_attention_distance(a, grid, patch_px) for a in patches])
     sums.add("nmi", [attention_nmi(a) for a in patches])
+    sums.add("attention_entropy", [attention_entropy(a) for a in patches])
     sums.add("query_jsd", [query_jsd(a) for a in patches])
     if patches[0].shape[1] >= 2:
         sums.add("head_jsd", [head_jsd(a) for a in patches])

@@ -1,9 +1,24 @@
 """The paper's claims as executable checks (paper-spec §5, 19 rows).
 
 Each claim of Park et al. (ICLR 2023) becomes a function of a *results* dict and returns a
-:class:`ClaimResult` whose ``status`` is ``"holds"``, ``"fails"`` or ``"not measured"``
-(a metric it needs is missing, NaN, or the models' depths differ). CL is the model under
+:class:`ClaimResult` whose ``status`` is one of :data:`STATUSES`. CL is the model under
 ``roles["cl"]`` (MoCo v3), MIM the one under ``roles["mim"]`` (SimMIM).
+
+A claim that an untrained model could pass proves nothing, so every verdict is controlled:
+
+- **margins**: one model beats another only by more than :data:`MARGINS` (noise between runs and
+  between random initialisations), so a tie is never "holds"; a difference within the margin is
+  ``"inconclusive"``;
+- **random-init control**: ``roles["random"]`` names a random-init encoder of the same architecture
+  measured the same way. Each claim lists the metrics by which its models must have *learned*
+  something (:attr:`Claim.learned`, e.g. MIM's attention distance for "MIM attends locally"); a
+  model within the margin of the random-init encoder there makes the claim ``"inconclusive"``, and
+  without a random-init measurement the claim is ``"not measured"``. CL's attention claims use its
+  attention entropy: an untrained ViT's attention is near-uniform (entropy ≈ 1 of the uniform value)
+  and has NMI ≈ 0 like collapsed attention, so entropy is what tells *collapsed* from *untrained*;
+- **smoke runs**: results whose ``provenance["preset"]`` is ``"smoke"`` read ``"n/a (smoke run)"``.
+
+"not measured" means a metric it needs is missing, NaN, or the models' depths differ.
 
 Results schema (every key optional; a missing key makes only its claims "not measured")::
 
@@ -11,6 +26,7 @@ Results schema (every key optional; a missing key makes only its claims "not mea
       "models": {
         "<name>": {                                   # e.g. "mocov3", "simmim", "hybrid", "mae"
           "attention_distance": [[px per head] per block 1..L],
+          "attention_entropy": [[per head] per block 1..L],  # 1 = uniform attention
           "nmi":               [[per head] per block 1..L],
           "query_jsd":         [[bits per head] per block 1..L],
           "head_jsd":          [bits per block 1..L],
@@ -26,7 +42,7 @@ Results schema (every key optional; a missing key makes only its claims "not mea
           "noise_accuracy":    {"freqs": [rad/px], "clean": acc, "accuracy": [acc per f]},
         },
       },
-      "roles": {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "mae": "mae"},
+      "roles": {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "mae": "mae", "random": "random_init"},
       "hybrid_sweep": [{"lambda": λ, "linear_probe": %, "fine_tune": %}, ...],
       "provenance": {...},
     }
@@ -46,10 +62,32 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
-STATUSES = ("holds", "fails", "not measured")
-DEFAULT_ROLES = {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "mae": "mae"}
+STATUSES = ("holds", "fails", "inconclusive", "not measured", "n/a (smoke run)")
+DEFAULT_ROLES = {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "mae": "mae", "random": "random_init"}
+SMOKE = "n/a (smoke run)"
 SIZE_ORDER = ("vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge")
 MOST = 0.75  # share of a depth window that must agree
+
+# Differences smaller than these are noise: (absolute, relative to the larger magnitude). Attention
+# distance scales with the image, hence relative; probes are top-1 %; Fourier Δ is in log amplitude.
+MARGINS: dict[str, tuple[float, float]] = {
+    "attention_distance": (0.0, 0.05), "attention_entropy": (0.02, 0.0), "nmi": (0.02, 0.0),
+    "query_jsd": (0.01, 0.0), "head_jsd": (0.01, 0.0), "fourier_delta": (0.05, 0.0),
+    "decoder_fourier_delta": (0.05, 0.0), "silhouette": (0.02, 0.0), "unison": (0.02, 0.0),
+    "linear_probe": (2.0, 0.0), "fine_tune": (0.3, 0.0), "fine_tune_by_size": (0.3, 0.0),
+    "coco_ap_box": (0.5, 0.0), "shape_bias": (0.02, 0.0), "noise_accuracy": (0.01, 0.0),
+}
+
+
+def margin(key: str, a: float, b: float) -> float:
+    """The smallest difference between ``a`` and ``b`` that counts for metric ``key``."""
+    absolute, relative = MARGINS[key]
+    return absolute + relative * max(abs(a), abs(b))
+
+
+def beats(key: str, higher: float, lower: float) -> bool:
+    """``higher`` > ``lower`` by more than the margin of ``key`` (a tie never counts)."""
+    return higher - lower > margin(key, higher, lower)
 
 
 @dataclass
@@ -142,22 +180,38 @@ def _rounded(xs: Sequence[float]) -> list[float]:
 
 
 def _window_order(
-    higher: list[float], lower: list[float], window: list[int], offset: int, share: float = MOST
-) -> tuple[bool, dict, int, int]:
-    """Does ``higher`` > ``lower`` at ≥ share of the 1-based window? offset = index of depth 1 in the lists."""
+    key: str, higher: list[float], lower: list[float], window: list[int], offset: int, share: float = MOST
+) -> tuple[bool | None, dict, int, int]:
+    """Does ``higher`` beat ``lower`` (by the margin of ``key``) at ≥ share of the 1-based window?
+
+    True when it does, False when ``lower`` wins or ties at so many depths that it cannot, None
+    (inconclusive) when the depths it misses are ties. offset = index of depth 1 in the lists.
+    """
     idx = [d - 1 + offset for d in window]
-    wins = sum(higher[i] > lower[i] for i in idx)
+    wins = sum(beats(key, higher[i], lower[i]) for i in idx)
+    losses = sum(beats(key, lower[i], higher[i]) for i in idx)
     need = _needed(len(window), share)
     values = {"window": window, "higher": _rounded([higher[i] for i in idx]), "lower": _rounded([lower[i] for i in idx])}
-    return wins >= need, values, wins, need
+    ok = True if wins >= need else (False if len(window) - losses < need else None)
+    return ok, values, wins, need
 
 
 def _span(window: list[int]) -> str:
     return f"{window[0]}–{window[-1]}" if len(window) > 1 else f"{window[0]}"
 
 
-def _result(ok: bool) -> str:
-    return "holds" if ok else "fails"
+def _result(ok: bool | None) -> str:
+    return "inconclusive" if ok is None else ("holds" if ok else "fails")
+
+
+def _compare(key: str, higher: float, lower: float) -> bool | None:
+    """True if ``higher`` beats ``lower``, False if ``lower`` beats it, None for a tie within the margin."""
+    return True if beats(key, higher, lower) else (False if beats(key, lower, higher) else None)
+
+
+def _all(*oks: bool | None) -> bool | None:
+    """Conjunction of three-valued outcomes: False if any fails, else None if any is a tie."""
+    return False if False in oks else (None if None in oks else True)
 
 
 # --------------------------------------------------------------------------- the 19 checks
@@ -166,25 +220,26 @@ def _result(ok: bool) -> str:
 def _c1_attention_distance(r):
     cl, mim = _pair(r, "attention_distance")
     window = late_blocks(len(cl), 9)
-    ok, v, wins, need = _window_order(cl, mim, window, offset=0)
+    ok, v, wins, need = _window_order("attention_distance", cl, mim, window, offset=0)
     values = {"blocks": window, "cl_px": v["higher"], "mim_px": v["lower"], "wins": wins, "needed": need}
-    return ok, values, f"AD(CL) > AD(MIM) at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
+    return ok, values, f"AD(CL) > AD(MIM) + 5 % at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
 
 
 def _c2_local_heads(r):
     cl, mim = _pair(r, "attention_distance", _head_min)
     window = late_blocks(len(cl), 8)
-    ok, v, wins, need = _window_order(cl, mim, window, offset=0)
+    ok, v, wins, need = _window_order("attention_distance", cl, mim, window, offset=0)
     values = {"blocks": window, "cl_min_head_px": v["higher"], "mim_min_head_px": v["lower"], "wins": wins, "needed": need}
-    return ok, values, f"min-head AD(MIM) < min-head AD(CL) at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
+    return ok, values, (f"min-head AD(MIM) < min-head AD(CL) − 5 % at {wins}/{len(window)} of blocks {_span(window)} "
+                        f"(need {need})")
 
 
 def _c3_nmi(r):
     cl, mim = _pair(r, "nmi")
     window = late_blocks(len(cl), 9)
-    ok, v, wins, need = _window_order(mim, cl, window, offset=0)
+    ok, v, wins, need = _window_order("nmi", mim, cl, window, offset=0)
     values = {"blocks": window, "cl_nmi": v["lower"], "mim_nmi": v["higher"], "wins": wins, "needed": need}
-    return ok, values, f"NMI(CL) < NMI(MIM) at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
+    return ok, values, f"NMI(CL) < NMI(MIM) − 0.02 at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
 
 
 def _c4_collapse_grows(r):
@@ -192,7 +247,10 @@ def _c4_collapse_grows(r):
     peak = max(range(len(cl)), key=cl.__getitem__)
     cl_ratio = cl[-1] / cl[peak] if cl[peak] > 0 else 1.0
     mim_ratio = mim[-1] / max(mim) if max(mim) > 0 else 1.0
-    ok = peak < len(cl) - 1 and cl_ratio <= 0.5 and mim_ratio > cl_ratio
+    # a real fall (beyond the noise floor, so the peak is real and before the last block) to at most
+    # half the peak, and a larger relative fall than MIM's
+    falls = cl_ratio <= 0.5 and beats("nmi", cl[peak], cl[-1])
+    ok = falls and mim_ratio > cl_ratio
     values = {
         "cl_peak_block": peak + 1,
         "cl_peak": round(cl[peak], 4),
@@ -201,8 +259,8 @@ def _c4_collapse_grows(r):
         "mim_last_over_peak": round(mim_ratio, 4),
     }
     detail = (
-        f"CL NMI peaks at block {peak + 1} and falls to {cl_ratio:.2f}× its peak by block {len(cl)} "
-        f"(need ≤ 0.5 and below MIM's {mim_ratio:.2f}×)"
+        f"CL NMI peaks at block {peak + 1} ({cl[peak]:.3f}) and falls to {cl_ratio:.2f}× its peak by block {len(cl)} "
+        f"(need a fall > 0.02 to ≤ 0.5× and below MIM's {mim_ratio:.2f}×)"
     )
     return ok, values, detail
 
@@ -210,16 +268,16 @@ def _c4_collapse_grows(r):
 def _c5_homogeneity(r):
     cl, mim = _pair(r, "query_jsd")
     window = late_blocks(len(cl), 9)
-    ok, v, wins, need = _window_order(mim, cl, window, offset=0)
+    ok, v, wins, need = _window_order("query_jsd", mim, cl, window, offset=0)
     values = {"blocks": window, "cl_query_jsd": v["lower"], "mim_query_jsd": v["higher"], "wins": wins, "needed": need}
-    detail = f"query JSD(CL) < JSD(MIM) at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
+    detail = f"query JSD(CL) < JSD(MIM) − 0.01 at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
     try:
         cl_h, mim_h = _pair(r, "head_jsd")
     except NotMeasured:
         return ok, values, detail + "; head JSD not measured"
-    ok_h, v_h, wins_h, need_h = _window_order(mim_h, cl_h, window, offset=0)
+    ok_h, v_h, wins_h, need_h = _window_order("head_jsd", mim_h, cl_h, window, offset=0)
     values.update({"cl_head_jsd": v_h["lower"], "mim_head_jsd": v_h["higher"], "head_wins": wins_h})
-    return ok and ok_h, values, detail + f"; head JSD(CL) < JSD(MIM) at {wins_h}/{len(window)} (need {need_h})"
+    return _all(ok, ok_h), values, detail + f"; head JSD(CL) < JSD(MIM) at {wins_h}/{len(window)} (need {need_h})"
 
 
 def _c6_low_frequency(r):
@@ -227,13 +285,13 @@ def _c6_low_frequency(r):
     depths = list(range(1, len(cl)))
     if not depths:
         raise NotMeasured("fourier_delta needs depths 0..L with L ≥ 1")
-    ok, v, wins, need = _window_order(mim, cl, depths, offset=1, share=10 / 12)
+    ok, v, wins, need = _window_order("fourier_delta", mim, cl, depths, offset=1, share=10 / 12)
     early = depths[: max(1, math.ceil(len(depths) / 4))]
     gap = sum(mim[d] - cl[d] for d in early) / len(early)
     values = {"depths": depths, "cl_delta": v["lower"], "mim_delta": v["higher"], "wins": wins, "needed": need,
               "early_gap": round(gap, 4)}
     detail = (
-        f"Δ(CL) < Δ(MIM) at {wins}/{len(depths)} of depths 1–{depths[-1]} (need {need}); "
+        f"Δ(CL) < Δ(MIM) − 0.05 at {wins}/{len(depths)} of depths 1–{depths[-1]} (need {need}); "
         f"mean gap at depths {_span(early)}: {gap:.2f} (paper ≈ 1.0)"
     )
     return ok, values, detail
@@ -241,18 +299,16 @@ def _c6_low_frequency(r):
 
 def _c7_mim_decoder_layers(r):
     mim = _curve(r, "mim", "fourier_delta")
-    if len(mim) < 3:
-        raise NotMeasured("need at least two blocks of fourier_delta for MIM")
-    drop = mim[-1] - mim[-2]
-    values = {"mim_last_step": round(drop, 4)}
-    detail = f"Δ_MIM(L) − Δ_MIM(L−1) = {drop:+.3f} (paper ≈ −0.2)"
-    try:
-        cl = _curve(r, "cl", "fourier_delta")
-        values["cl_last_step"] = round(cl[-1] - cl[-2], 4)
-        detail += f"; CL: {cl[-1] - cl[-2]:+.3f}"
-    except NotMeasured:
-        pass
-    return drop < 0, values, detail
+    cl = _curve(r, "cl", "fourier_delta")
+    if len(mim) < 3 or len(cl) < 3:
+        raise NotMeasured("need at least two blocks of fourier_delta for MIM and CL")
+    drop, cl_drop = mim[-1] - mim[-2], cl[-1] - cl[-2]
+    # MIM's last block lowers Δ (low-pass), and more than CL's last block does: a drop both share is
+    # not a decoder-like role of MIM's last layers
+    ok = _all(_compare("fourier_delta", 0.0, drop), _compare("fourier_delta", cl_drop, drop))
+    values = {"mim_last_step": round(drop, 4), "cl_last_step": round(cl_drop, 4)}
+    detail = f"Δ_MIM(L) − Δ_MIM(L−1) = {drop:+.3f} (paper ≈ −0.2; need < −0.05 and below CL's {cl_drop:+.3f} by 0.05)"
+    return ok, values, detail
 
 
 def _c8_image_clusters(r):
@@ -260,15 +316,17 @@ def _c8_image_clusters(r):
     if len(cl) < 2:
         raise NotMeasured("silhouette needs depths 0..L with L ≥ 1")
     window = late_blocks(len(cl) - 1, 9)
-    ok, v, wins, need = _window_order(cl, mim, window, offset=1)
+    ok, v, wins, need = _window_order("silhouette", cl, mim, window, offset=1)
     values = {"depths": window, "cl_silhouette": v["higher"], "mim_silhouette": v["lower"], "wins": wins, "needed": need}
-    return ok, values, f"image-ID silhouette CL > MIM at {wins}/{len(window)} of depths {_span(window)} (need {need})"
+    return ok, values, (f"image-ID silhouette CL > MIM + 0.02 at {wins}/{len(window)} of depths {_span(window)} "
+                        f"(need {need})")
 
 
 def _c9_linear_probe(r):
     cl, mim = _pair(r, "linear_probe")
     values = {"cl_last": round(cl[-1], 2), "mim_last": round(mim[-1], 2), "mim_best": round(max(mim), 2)}
-    return cl[-1] > mim[-1], values, f"last-block LP: CL {cl[-1]:.1f} vs MIM {mim[-1]:.1f} (MIM best block {max(mim):.1f})"
+    return (_compare("linear_probe", cl[-1], mim[-1]), values,
+            f"last-block LP: CL {cl[-1]:.1f} vs MIM {mim[-1]:.1f} (need CL ahead by > 2 points; MIM best block {max(mim):.1f})")
 
 
 def _c10_which_layers(r):
@@ -279,13 +337,18 @@ def _c10_which_layers(r):
     cl_best = max(range(num), key=lambda i: (cl[i], i)) + 1
     mim_best = max(range(num), key=lambda i: (mim[i], -i)) + 1
     early = list(range(1, num // 2 + 1))
-    ok_early, _, wins, need = _window_order(mim, cl, early, offset=0)
-    ok = cl_best == num and mim_best < num and ok_early
+    ok_early, _, wins, need = _window_order("linear_probe", mim, cl, early, offset=0)
+    # CL: the last block is best (no earlier block beats it by the margin); MIM: a real peak before the
+    # last block and a real loss of accuracy after it
+    cl_last_best = not any(beats("linear_probe", x, cl[-1]) for x in cl[:-1])
+    mim_peak = _compare("linear_probe", max(mim[:-1]), mim[-1])
+    ok = _all(cl_last_best, mim_peak, ok_early)
     values = {"cl_best_block": cl_best, "mim_best_block": mim_best, "mim_peak_to_last": round(max(mim) - mim[-1], 2),
               "early_blocks": early, "early_wins": wins, "needed": need}
     detail = (
-        f"best block: CL {cl_best}, MIM {mim_best} of {num} (need CL = {num}, MIM < {num}); "
-        f"LP(MIM) > LP(CL) at {wins}/{len(early)} of blocks {_span(early)} (need {need})"
+        f"best block: CL {cl_best}, MIM {mim_best} of {num} (need CL's last block best, MIM peak before it "
+        f"> 2 points above the last: {max(mim[:-1]) - mim[-1]:+.1f}); "
+        f"LP(MIM) > LP(CL) + 2 at {wins}/{len(early)} of blocks {_span(early)} (need {need})"
     )
     return ok, values, detail
 
@@ -297,38 +360,43 @@ def _c11_mae_decoder(r):
         raise NotMeasured("MAE fourier_delta needs depths 0..L with L ≥ 1")
     enc, dec = sum(encoder) / len(encoder), sum(decoder) / len(decoder)
     values = {"encoder_mean": round(enc, 4), "decoder_mean": round(dec, 4)}
-    return dec < enc, values, f"mean Δ: decoder {dec:.2f} vs encoder depths ≥ 1 {enc:.2f} (paper ≈ −3.2 vs −2.3)"
+    return (_compare("fourier_delta", enc, dec), values,
+            f"mean Δ: decoder {dec:.2f} vs encoder depths ≥ 1 {enc:.2f} (need lower by 0.05; paper ≈ −3.2 vs −2.3)")
 
 
 def _c12_ft_vs_lp(r):
     ft_cl = _number(_metric(r, "cl", "fine_tune"), "CL fine_tune")
     ft_mim = _number(_metric(r, "mim", "fine_tune"), "MIM fine_tune")
     cl, mim = _pair(r, "linear_probe")
-    ok = ft_mim >= ft_cl and cl[-1] > mim[-1]
+    ft = True if not beats("fine_tune", ft_cl, ft_mim) else False  # MIM ≥ CL: CL may not lead by the margin
+    ok = _all(ft, _compare("linear_probe", cl[-1], mim[-1]))
     values = {"ft_cl": ft_cl, "ft_mim": ft_mim, "lp_cl": round(cl[-1], 2), "lp_mim": round(mim[-1], 2)}
-    return ok, values, f"FT: MIM {ft_mim:.1f} vs CL {ft_cl:.1f} (need MIM ≥ CL); LP: CL {cl[-1]:.1f} vs MIM {mim[-1]:.1f}"
+    return ok, values, (f"FT: MIM {ft_mim:.1f} vs CL {ft_cl:.1f} (need MIM ≥ CL − 0.3); "
+                        f"LP: CL {cl[-1]:.1f} vs MIM {mim[-1]:.1f} (need CL ahead by > 2)")
 
 
 def _c13_scaling(r):
     cl, mim = _metric(r, "cl", "fine_tune_by_size"), _metric(r, "mim", "fine_tune_by_size")
     unknown = sorted((set(cl) | set(mim)) - set(SIZE_ORDER))
     if unknown:
-        raise ValueError(f"fine_tune_by_size keys {unknown} unknown; valid: {', '.join(SIZE_ORDER)}")
+        raise NotMeasured(f"fine_tune_by_size keys {unknown} are unknown; valid: {', '.join(SIZE_ORDER)}")
     sizes = [s for s in SIZE_ORDER if s in cl and s in mim]
     if len(sizes) < 2:
         raise NotMeasured("fine_tune_by_size needs at least two sizes measured for both CL and MIM")
     small, large = sizes[0], sizes[-1]
-    gain_cl = _number(cl[large], "CL FT") - _number(cl[small], "CL FT")
-    gain_mim = _number(mim[large], "MIM FT") - _number(mim[small], "MIM FT")
+    ft = {s: (_number(cl[s], "CL FT"), _number(mim[s], "MIM FT")) for s in sizes}
+    # the crossing: CL ahead at the smallest size, MIM at least level at the largest
+    ok = _all(_compare("fine_tune", *ft[small]), not beats("fine_tune", *ft[large]))
     values = {"sizes": sizes, "cl": [cl[s] for s in sizes], "mim": [mim[s] for s in sizes],
-              "gain_cl": round(gain_cl, 2), "gain_mim": round(gain_mim, 2)}
-    return gain_mim > gain_cl, values, f"FT gain {small} → {large}: MIM {gain_mim:+.1f} vs CL {gain_cl:+.1f}"
+              "gap_small": round(ft[small][0] - ft[small][1], 2), "gap_large": round(ft[large][0] - ft[large][1], 2)}
+    return ok, values, (f"FT CL − MIM: {values['gap_small']:+.1f} at {small} (need > 0.3), "
+                        f"{values['gap_large']:+.1f} at {large} (need ≤ 0.3)")
 
 
 def _c14_dense(r):
     cl = _number(_metric(r, "cl", "coco_ap_box"), "CL coco_ap_box")
     mim = _number(_metric(r, "mim", "coco_ap_box"), "MIM coco_ap_box")
-    return mim > cl, {"cl": cl, "mim": mim}, f"COCO AP^box: MIM {mim:.1f} vs CL {cl:.1f}"
+    return _compare("coco_ap_box", mim, cl), {"cl": cl, "mim": mim}, f"COCO AP^box: MIM {mim:.1f} vs CL {cl:.1f}"
 
 
 def _c15_hybrid_sweep(r):
@@ -341,17 +409,19 @@ def _c15_hybrid_sweep(r):
     metrics = [m for m in ("linear_probe", "fine_tune") if all(p.get(m) is not None for p in sweep)]
     if not metrics:
         raise NotMeasured("hybrid_sweep has neither linear_probe nor fine_tune at every λ")
-    winners = [
-        lam for lam, p in sorted(by_lambda.items())
-        if 0 < lam < 1 and all(p[m] > by_lambda[0.0][m] and p[m] > by_lambda[1.0][m] for m in metrics)
-    ]
+    outcome = {
+        lam: _all(*(_compare(m, p[m], by_lambda[end][m]) for m in metrics for end in (0.0, 1.0)))
+        for lam, p in sorted(by_lambda.items()) if 0 < lam < 1
+    }
+    winners = [lam for lam, ok in outcome.items() if ok]
+    ok = True if winners else (None if None in outcome.values() else False)
     values = {"metrics": metrics, "winning_lambdas": winners,
               "points": [{k: p.get(k) for k in ("lambda", *metrics)} for _, p in sorted(by_lambda.items())]}
     missing = {"linear_probe", "fine_tune"} - set(metrics)
-    detail = f"λ in (0, 1) beating both λ = 0 and λ = 1 in {' and '.join(metrics)}: {winners or 'none'}"
+    detail = f"λ in (0, 1) beating both λ = 0 and λ = 1 in {' and '.join(metrics)} by the margin: {winners or 'none'}"
     if missing:
         detail += f"; {missing.pop()} not measured"
-    return bool(winners), values, detail
+    return ok, values, detail
 
 
 def _c16_hybrid_layers(r):
@@ -369,9 +439,9 @@ def _c16_hybrid_layers(r):
     def mean(xs, depths, offset):
         return sum(xs[d - 1 + offset] for d in depths) / len(depths)
 
-    nmi_ok = mean(nmi_h, late, 0) < mean(nmi_mim, late, 0)
-    early_ok = mean(fd_h, early, 1) > mean(fd_cl, early, 1)
-    late_ok = mean(fd_h, late_fd, 1) < mean(fd_mim, late_fd, 1)
+    nmi_ok = _compare("nmi", mean(nmi_mim, late, 0), mean(nmi_h, late, 0))
+    early_ok = _compare("fourier_delta", mean(fd_h, early, 1), mean(fd_cl, early, 1))
+    late_ok = _compare("fourier_delta", mean(fd_mim, late_fd, 1), mean(fd_h, late_fd, 1))
     values = {
         "late_blocks": late, "nmi_hybrid_late": round(mean(nmi_h, late, 0), 4), "nmi_mim_late": round(mean(nmi_mim, late, 0), 4),
         "early_depths": early, "delta_hybrid_early": round(mean(fd_h, early, 1), 4), "delta_cl_early": round(mean(fd_cl, early, 1), 4),
@@ -379,15 +449,16 @@ def _c16_hybrid_layers(r):
     }
     detail = (
         f"late NMI hybrid < MIM: {nmi_ok}; early Δ hybrid > CL (MIM-like): {early_ok}; "
-        f"late Δ hybrid < MIM (CL-like): {late_ok}"
+        f"late Δ hybrid < MIM (CL-like): {late_ok} (None: within the margin)"
     )
-    return nmi_ok and early_ok and late_ok, values, detail
+    return _all(nmi_ok, early_ok, late_ok), values, detail
 
 
 def _c17_shape_bias(r):
     cl = _number(_metric(r, "cl", "shape_bias"), "CL shape_bias")
     mim = _number(_metric(r, "mim", "shape_bias"), "MIM shape_bias")
-    return cl > mim, {"cl": cl, "mim": mim}, f"cue-conflict shape bias (our set): CL {cl:.2f} vs MIM {mim:.2f}"
+    return (_compare("shape_bias", cl, mim), {"cl": cl, "mim": mim},
+            f"cue-conflict shape bias (our set): CL {cl:.2f} vs MIM {mim:.2f} (need ahead by > 0.02)")
 
 
 def _high_f_drop(result: dict, high: list[float]) -> float:
@@ -408,15 +479,17 @@ def _c18_noise(r):
     drop_cl, drop_mim = _high_f_drop(cl, high), _high_f_drop(mim, high)
     values = {"freqs": high, "cl_delta_acc": round(drop_cl, 4), "mim_delta_acc": round(drop_mim, 4)}
     detail = f"mean Δacc for f > π/2 (our test): CL {drop_cl:+.3f} vs MIM {drop_mim:+.3f}"
-    return drop_cl > drop_mim, values, detail
+    if not beats("noise_accuracy", 0.0, drop_cl) and not beats("noise_accuracy", 0.0, drop_mim):
+        return None, values, detail + " (neither model loses more than 0.01: the noise does not affect them)"
+    return _compare("noise_accuracy", drop_cl, drop_mim), values, detail + " (need CL's loss smaller by > 0.01)"
 
 
 def _c19_unison(r):
     cl, mim = _pair(r, "unison")
     window = late_blocks(len(cl), 9)
-    ok, v, wins, need = _window_order(cl, mim, window, offset=0)
+    ok, v, wins, need = _window_order("unison", cl, mim, window, offset=0)
     values = {"blocks": window, "cl_unison": v["higher"], "mim_unison": v["lower"], "wins": wins, "needed": need}
-    return ok, values, f"U(CL) > U(MIM) at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
+    return ok, values, f"U(CL) > U(MIM) + 0.02 at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
 
 
 # --------------------------------------------------------------------------- registry
@@ -431,58 +504,114 @@ class Claim:
     metric: str
     expected: str
     figure: str
-    check: Callable[[dict], tuple[bool, dict, str]]
+    check: Callable[[dict], tuple[bool | None, dict, str]]
+    learned: tuple[tuple[str, str], ...] = ()  # (role, metric): must differ from the random-init encoder
 
 
 CLAIMS: tuple[Claim, ...] = (
     Claim(1, "CL attends globally, MIM locally, especially in later layers",
-          "mean attention distance, mean over heads, blocks 9–12", "AD(CL) > AD(MIM); MoCo ≈ 96–114 px", "≈Fig 3", _c1_attention_distance),
+          "mean attention distance, mean over heads, blocks 9–12", "AD(CL) > AD(MIM); MoCo ≈ 96–114 px", "≈Fig 3", _c1_attention_distance,
+          (("cl", "attention_entropy"), ("mim", "attention_distance"))),
     Claim(2, "MIM keeps some local heads in every layer; CL heads are all global late",
-          "min-head attention distance, blocks 8–12", "min-head AD(MIM) ≪ min-head AD(CL)", "≈Fig 3 (inferred)", _c2_local_heads),
+          "min-head attention distance, blocks 8–12", "min-head AD(MIM) ≪ min-head AD(CL)", "≈Fig 3 (inferred)", _c2_local_heads,
+          (("cl", "attention_entropy"), ("mim", "attention_distance"))),
     Claim(3, "CL self-attention collapses into homogeneity across queries",
-          "NMI(query; key), blocks 9–12", "NMI(CL) < NMI(MIM); MoCo ≈ 0.09 → 0.01", "≈Fig 4/5", _c3_nmi),
+          "NMI(query; key), blocks 9–12", "NMI(CL) < NMI(MIM); MoCo ≈ 0.09 → 0.01", "≈Fig 4/5", _c3_nmi,
+          (("cl", "attention_entropy"), ("mim", "nmi"))),
     Claim(4, "Collapse grows with depth in CL",
-          "NMI profile over depth", "MoCo peaks early (≈0.32, block 3), decays to ≈0.01; MIM does not", "≈Fig 4/5", _c4_collapse_grows),
+          "NMI profile over depth", "MoCo peaks early (≈0.32, block 3), decays to ≈0.01; MIM does not", "≈Fig 4/5", _c4_collapse_grows,
+          (("cl", "attention_entropy"), ("cl", "nmi"), ("mim", "nmi"))),
     Claim(5, "CL maps are the same for different queries and heads",
-          "mean pairwise JSD between query rows (and heads) [SUGGESTED]", "JSD(CL) < JSD(MIM) in later blocks", "Fig 2", _c5_homogeneity),
+          "mean pairwise JSD between query rows (and heads) [SUGGESTED]", "JSD(CL) < JSD(MIM) in later blocks", "Fig 2", _c5_homogeneity,
+          (("cl", "attention_entropy"), ("mim", "query_jsd"))),
     Claim(6, "CL uses low frequencies, MIM high frequencies",
-          "Δ log amplitude at the last bin, depths 1..L", "Δ(CL) < Δ(MIM); gap ≈ 1.0 at depths 1–3", "Fig 8/9", _c6_low_frequency),
+          "Δ log amplitude at the last bin, depths 1..L", "Δ(CL) < Δ(MIM); gap ≈ 1.0 at depths 1–3", "Fig 8/9", _c6_low_frequency,
+          (("cl", "fourier_delta"), ("mim", "fourier_delta"))),
     Claim(7, "MIM's last layers act like a decoder (low-pass)",
-          "Δ(L) − Δ(L−1) for MIM", "negative, ≈ −0.2", "Fig 8/9, 11", _c7_mim_decoder_layers),
+          "Δ(L) − Δ(L−1) for MIM", "negative, ≈ −0.2", "Fig 8/9, 11", _c7_mim_decoder_layers,
+          (("mim", "fourier_delta"), ("cl", "fourier_delta"))),
     Claim(8, "CL tokens cluster per image, MIM tokens intermingle",
-          "image-ID silhouette of tokens [SUGGESTED], later depths", "silhouette(CL) > silhouette(MIM)", "Fig E.2", _c8_image_clusters),
+          "image-ID silhouette of tokens [SUGGESTED], later depths", "silhouette(CL) > silhouette(MIM)", "Fig E.2", _c8_image_clusters,
+          (("cl", "silhouette"), ("mim", "silhouette"))),
     Claim(9, "CL is linearly separable at image level",
-          "linear probe, last block", "LP(CL) > LP(MIM): 76.7 vs ≈45 (last) / 56.7 (best)", "Fig 1, 10", _c9_linear_probe),
+          "linear probe, last block", "LP(CL) > LP(MIM): 76.7 vs ≈45 (last) / 56.7 (best)", "Fig 1, 10", _c9_linear_probe,
+          (("cl", "linear_probe"), ("mim", "linear_probe"))),
     Claim(10, "Later layers matter for CL, early layers for MIM",
-           "per-block linear probe", "best block: CL last, MIM ≈7–8; LP(MIM) > LP(CL) early", "Fig 10", _c10_which_layers),
+           "per-block linear probe", "best block: CL last, MIM ≈7–8; LP(MIM) > LP(CL) early", "Fig 10", _c10_which_layers,
+          (("cl", "linear_probe"), ("mim", "linear_probe"))),
     Claim(11, "MAE's explicit decoder takes over the low-pass decoder role",
-           "Δ log amplitude over MAE encoder and decoder", "decoder ≈ −3.0…−3.45 ≪ encoder ≈ −2.1…−2.4", "Fig 11", _c11_mae_decoder),
+           "Δ log amplitude over MAE encoder and decoder", "decoder ≈ −3.0…−3.45 ≪ encoder ≈ −2.1…−2.4", "Fig 11", _c11_mae_decoder,
+          (("mae", "fourier_delta"),)),
     Claim(12, "MIM fine-tunes better, CL probes better",
-           "fine-tuning vs linear probing", "FT: MIM ≥ CL (83.8 vs 83.2); LP: CL ≫ MIM", "Fig 1", _c12_ft_vs_lp),
+           "fine-tuning vs linear probing", "FT: MIM ≥ CL (83.8 vs 83.2); LP: CL ≫ MIM", "Fig 1", _c12_ft_vs_lp,
+          (("cl", "linear_probe"), ("mim", "linear_probe"), ("cl", "fine_tune"), ("mim", "fine_tune"))),
     Claim(13, "MIM scales better with model size",
-           "fine-tuning vs model size", "CL > MIM at Ti/S, MIM ≥ CL at B and above", "Fig 1", _c13_scaling),
+           "fine-tuning vs model size", "CL > MIM at Ti/S, MIM ≥ CL at B and above", "Fig 1", _c13_scaling,
+          (("cl", "fine_tune_by_size"), ("mim", "fine_tune_by_size"))),
     Claim(14, "MIM is better for dense prediction",
-           "COCO AP^box (Mask R-CNN)", "MIM > CL: 50.3 / 49.8 vs 47.9", "Fig 1", _c14_dense),
+           "COCO AP^box (Mask R-CNN)", "MIM > CL: 50.3 / 49.8 vs 47.9", "Fig 1", _c14_dense,
+          (("cl", "coco_ap_box"), ("mim", "coco_ap_box"))),
     Claim(15, "CL and MIM are complementary",
-           "hybrid λ sweep, LP and FT", "λ = 0.2 beats λ = 0 and λ = 1 in both", "Fig 12", _c15_hybrid_sweep),
+           "hybrid λ sweep, LP and FT", "λ = 0.2 beats λ = 0 and λ = 1 in both", "Fig 12", _c15_hybrid_sweep,
+          (("hybrid", "linear_probe"),)),
     Claim(16, "Hybrid: early layers MIM-like, late layers CL-like",
-           "NMI and Δ log amplitude per depth for the hybrid", "late NMI drops; Δ higher early, lower late", "Fig 12", _c16_hybrid_layers),
+           "NMI and Δ log amplitude per depth for the hybrid", "late NMI drops; Δ higher early, lower late", "Fig 12", _c16_hybrid_layers,
+          (("hybrid", "nmi"), ("hybrid", "fourier_delta"))),
     Claim(17, "CL is more shape-biased (derived from frequency)",
-           "cue-conflict shape bias [SUGGESTED, our set]", "shape bias(CL) > shape bias(MIM); not verified in the paper", "abstract", _c17_shape_bias),
+           "cue-conflict shape bias [SUGGESTED, our set]", "shape bias(CL) > shape bias(MIM); not verified in the paper", "abstract", _c17_shape_bias,
+          (("cl", "shape_bias"), ("mim", "shape_bias"))),
     Claim(18, "CL is robust to high-frequency perturbations",
-           "Δacc under band-limited noise [SUGGESTED]", "Δacc at high f: CL less negative than MIM; not verified", "README", _c18_noise),
+           "Δacc under band-limited noise [SUGGESTED]", "Δacc at high f: CL less negative than MIM; not verified", "README", _c18_noise,
+          (("cl", "noise_accuracy"), ("mim", "noise_accuracy"))),
     Claim(19, "CL transforms tokens in unison, MIM individually",
-           "unison ratio per block [SUGGESTED]", "U(CL) > U(MIM), especially late", "Sec. 3 SVD figure", _c19_unison),
+           "unison ratio per block [SUGGESTED]", "U(CL) > U(MIM), especially late", "Sec. 3 SVD figure", _c19_unison,
+          (("cl", "unison"), ("mim", "unison"))),
 )
 
 
+def _summary(value) -> list[float]:
+    """The numbers of a metric that the random-init control compares: a per-depth curve (per-head lists
+    averaged), a scalar, a size table's values or a noise result's accuracies."""
+    if isinstance(value, dict):
+        value = [value["clean"], *value["accuracy"]] if "accuracy" in value else [value[k] for k in sorted(value)]
+    if not isinstance(value, (list, tuple)):
+        value = [value]
+    return [_number(sum(v) / len(v) if isinstance(v, (list, tuple)) else v, "a control metric") for v in value]
+
+
+def untrained(results: dict, role: str, key: str) -> str | None:
+    """Why the ``role`` model's ``key`` is indistinguishable from the random-init encoder's (None if it is not):
+    no depth differs by more than the metric's margin."""
+    model = _summary(_metric(results, role, key))
+    try:
+        control = _summary(_metric(results, "random", key))
+    except NotMeasured:
+        raise NotMeasured(f"no random-init control for {key!r} (roles['random'] = {_role(results, 'random')!r})")
+    if len(model) != len(control):
+        raise NotMeasured(f"{key!r}: the random-init control has {len(control)} depths, {role.upper()} {len(model)}")
+    gap = max(abs(a - b) for a, b in zip(model, control))
+    if any(abs(a - b) > margin(key, a, b) for a, b in zip(model, control)):
+        return None
+    return f"{role.upper()} ({_role(results, role)}) {key} is within the margin of a random-init encoder's (max gap {gap:.3g})"
+
+
 def evaluate(claim: Claim, results: dict) -> ClaimResult:
-    """Run one claim's check; missing or unusable metrics give "not measured"."""
+    """Run one claim's check and its random-init control; missing or unusable metrics give "not measured".
+
+    A claim whose models did not learn what it is about (:attr:`Claim.learned`) is "inconclusive",
+    whatever the comparison says; a smoke run's verdicts read "n/a (smoke run)".
+    """
     try:
         ok, values, detail = claim.check(results)
+        reasons = [why for role, key in claim.learned if (why := untrained(results, role, key))]
     except NotMeasured as missing:
         return ClaimResult(claim.id, claim.claim, "not measured", {}, str(missing))
-    return ClaimResult(claim.id, claim.claim, _result(ok), values, detail)
+    status = "inconclusive" if reasons else _result(ok)
+    if reasons:
+        detail += "; inconclusive: " + "; ".join(reasons)
+    if str(results.get("provenance", {}).get("preset", "")) == "smoke":
+        status, detail = SMOKE, detail + "; smoke-size models say nothing about the paper"
+    return ClaimResult(claim.id, claim.claim, status, values, detail)
 
 
 def scoreboard(results: dict) -> list[ClaimResult]:
@@ -509,5 +638,6 @@ def scoreboard_markdown(results_or_rows: dict | Sequence[ClaimResult]) -> str:
         lines.append(f"| {row.id} | {_cell(row.claim)} | {_cell(expected)} | **{row.status}** | {_cell(row.detail)} |")
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     lines.append("")
-    lines.append(f"{counts['holds']} hold, {counts['fails']} fail, {counts['not measured']} not measured.")
+    lines.append(f"{counts['holds']} hold, {counts['fails']} fail, {counts['inconclusive']} inconclusive, "
+                 f"{counts['not measured']} not measured" + (f", {counts[SMOKE]} n/a (smoke run)." if counts[SMOKE] else "."))
     return "\n".join(lines)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sslvit_lite.analysis.attention import (
+    attention_entropy,
     attention_nmi,
     drop_prefix,
     head_jsd,
@@ -257,3 +258,32 @@ def test_bad_inputs_raise_clear_errors():
         head_jsd(uniform_patches(heads=1, side=3))
     with pytest.raises(ValueError, match="M ≥ 2"):
         mean_pairwise_jsd(torch.ones(3, 1, 4))
+
+
+# ------------------------------------------------------------------ entropy (collapse vs untrained)
+
+
+def test_entropy_is_one_for_uniform_and_zero_for_identity():
+    assert torch.allclose(attention_entropy(uniform_patches()), torch.ones(1, 2), atol=1e-6)
+    assert torch.allclose(attention_entropy(identity_patches()), torch.zeros(1, 2), atol=1e-4)
+
+
+def test_entropy_tells_collapse_from_uniform_where_nmi_cannot():
+    """All queries on the same two keys: NMI 0 like uniform attention, but entropy log 2 / log P."""
+    p = 49
+    row = torch.zeros(p, dtype=torch.float64)
+    row[[3, 30]] = 0.5
+    collapsed = row.expand(1, 1, p, p)
+    assert attention_nmi(collapsed).abs().item() < 1e-6
+    assert attention_entropy(collapsed).item() == pytest.approx(math.log(2) / math.log(p), abs=1e-5)
+
+
+def test_entropy_matches_loop_reference():
+    a = random_attention(2, 3, 10, seed=4)[:, :, 1:, 1:]
+    a = a / a.sum(-1, keepdim=True)
+    ref = np.zeros((2, 3))
+    for b in range(2):
+        for h in range(3):
+            rows = [-(r * np.log(r)).sum() for r in a[b, h].numpy()]
+            ref[b, h] = np.mean(rows) / np.log(a.shape[-1])
+    assert np.allclose(attention_entropy(a).numpy(), ref, atol=1e-6)

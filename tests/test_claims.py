@@ -7,7 +7,7 @@ import math
 import pytest
 
 from sslvit_lite.analysis import reference as ref
-from sslvit_lite.claims import CLAIMS, ClaimResult, late_blocks, scoreboard, scoreboard_markdown
+from sslvit_lite.claims import CLAIMS, SIZE_ORDER as SIZES, ClaimResult, late_blocks, scoreboard, scoreboard_markdown
 
 
 def per_head(curve, spread):
@@ -21,6 +21,7 @@ def paper_like_results():
     freqs = [k * math.pi / 10 for k in range(1, 10)]
     mocov3 = {
         "attention_distance": per_head(cl_ad, 2.0),
+        "attention_entropy": per_head([0.8 - 0.02 * i for i in range(12)], 0.01),
         "nmi": per_head(cl_nmi, 0.005),
         "query_jsd": per_head([0.5 - 0.04 * i for i in range(12)], 0.01),
         "head_jsd": [0.3 - 0.02 * i for i in range(12)],
@@ -36,6 +37,7 @@ def paper_like_results():
     }
     simmim = {
         "attention_distance": per_head([40.0 + i for i in range(12)], 25.0),
+        "attention_entropy": per_head([0.5] * 12, 0.1),
         "nmi": per_head([0.3] * 12, 0.05),
         "query_jsd": per_head([0.6] * 12, 0.05),
         "head_jsd": [0.4] * 12,
@@ -51,6 +53,7 @@ def paper_like_results():
     }
     hybrid = {
         "nmi": per_head([0.3] * 8 + [0.1, 0.05, 0.03, 0.02], 0.01),
+        "linear_probe": [40.0 + 3 * i for i in range(12)],
         "fourier_delta": simmim["fourier_delta"][:5] + mocov3["fourier_delta"][5:],
     }
     mae = {
@@ -58,9 +61,30 @@ def paper_like_results():
         "decoder_fourier_delta": [-3.45, -3.4, -3.3, -3.2, -3.1, -3.05, -3.0, -3.0],
     }
     return {
-        "models": {"mocov3": mocov3, "simmim": simmim, "hybrid": hybrid, "mae": mae},
+        "models": {"mocov3": mocov3, "simmim": simmim, "hybrid": hybrid, "mae": mae, "random_init": random_init()},
         "hybrid_sweep": [dict(p) for p in ref.HYBRID_SWEEP["points"]],
         "provenance": {"source": "synthetic test"},
+    }
+
+
+def random_init():
+    """A random-init ViT-B measured like the others: near-uniform attention, chance-level probes."""
+    freqs = [k * math.pi / 10 for k in range(1, 10)]
+    return {
+        "attention_distance": per_head([117.0] * 12, 0.5),
+        "attention_entropy": per_head([0.99] * 12, 0.002),
+        "nmi": per_head([0.001] * 12, 0.0005),
+        "query_jsd": per_head([0.002] * 12, 0.001),
+        "head_jsd": [0.001] * 12,
+        "fourier_delta": [-1.0] * 13,
+        "silhouette": [-0.1] * 13,
+        "unison": [0.6] * 12,
+        "linear_probe": [15.0] * 12,
+        "fine_tune": 60.0,
+        "fine_tune_by_size": {"vit_tiny": 55.0, "vit_small": 55.0, "vit_base": 55.0},
+        "coco_ap_box": 20.0,
+        "shape_bias": 0.5,
+        "noise_accuracy": {"freqs": freqs, "clean": 0.2, "accuracy": [0.2] * 9},
     }
 
 
@@ -88,7 +112,7 @@ def reverse_cl_probe(r):
 
 
 def mim_heads_like_cl(r):
-    r["models"]["simmim"]["attention_distance"] = copy.deepcopy(r["models"]["mocov3"]["attention_distance"])
+    r["models"]["simmim"]["attention_distance"] = [[x + 30.0 for x in h] for h in r["models"]["mocov3"]["attention_distance"]]
 
 
 def mim_last_layer_high_pass(r):
@@ -231,7 +255,7 @@ def test_scoreboard_markdown_table():
     lines = text.splitlines()
     assert lines[0].startswith("| # | Claim |")
     assert len([l for l in lines if l.startswith("| ") and l[2].isdigit()]) == 19
-    assert "19 hold, 0 fail, 0 not measured." in text
+    assert "19 hold, 0 fail, 0 inconclusive, 0 not measured." in text
     rows = [ClaimResult(1, "a | b", "fails", {}, "x")]
     assert "a \\| b" in scoreboard_markdown(rows)
 
@@ -259,3 +283,161 @@ def test_reference_values_have_consistent_depths_tags_and_sources():
         ref.reference_keys("accuracy")
     with pytest.raises(ValueError, match="x has 2 values but y has 1"):
         ref.ReferenceCurve("k", "nmi", "m", (1, 2), (0.1,), "block", "", "[NB]", "src")
+
+
+# ------------------------------------------------------------------ controls: what an untrained model cannot pass
+
+
+def stand_in(results, role_model):
+    """Put the random-init encoder's measurements in place of ``role_model`` (keeping its other metrics)."""
+    results["models"][role_model] = {**results["models"][role_model], **copy.deepcopy(results["models"]["random_init"])}
+
+
+@pytest.mark.parametrize("replaced", [("mocov3",), ("simmim",), ("mocov3", "simmim")])
+def test_no_claim_holds_with_a_random_init_encoder_in_place_of_cl_or_mim(replaced):
+    results = paper_like_results()
+    for name in replaced:
+        stand_in(results, name)
+    rows = scoreboard(results)
+    about = [r for r in rows if r.id not in (11, 15, 16)]  # MAE alone, the hybrid alone
+    assert not [r.id for r in about if r.status == "holds"], [(r.id, r.detail) for r in about if r.status == "holds"]
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: str(c.id))
+def test_each_claim_is_inconclusive_when_a_model_it_needs_learned_nothing(claim):
+    for role, key in claim.learned:
+        results = paper_like_results()
+        name = {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "mae": "mae"}[role]
+        results["models"][name][key] = copy.deepcopy(results["models"]["random_init"][key])
+        row = status(results, claim.id)
+        assert row.status in ("inconclusive", "fails", "not measured") and row.status != "holds", (role, key, row)
+        if row.status == "inconclusive":
+            assert "random-init" in row.detail
+
+
+def test_every_claim_names_what_its_models_must_have_learned():
+    assert all(claim.learned for claim in CLAIMS)
+
+
+def test_without_a_random_init_control_no_claim_is_scored():
+    results = paper_like_results()
+    del results["models"]["random_init"]
+    rows = scoreboard(results)
+    assert all(r.status == "not measured" for r in rows)
+    assert "random-init" in status(results, 1).detail
+
+
+def test_a_tie_within_the_margin_is_never_holds():
+    results = paper_like_results()
+    cl = results["models"]["mocov3"]
+    results["models"]["simmim"]["linear_probe"] = [x - 1.0 for x in cl["linear_probe"]]  # CL ahead by 1 < 2 points
+    assert status(results, 9).status == "inconclusive"
+    results["models"]["simmim"]["attention_distance"] = [[x * 0.98 for x in h] for h in cl["attention_distance"]]
+    assert status(results, 1).status == "inconclusive"
+
+
+def test_collapse_needs_a_real_peak_an_early_peak_and_a_real_fall():
+    flat = paper_like_results()
+    flat["models"]["mocov3"]["nmi"] = per_head([0.01] * 11 + [0.0], 0.0)  # no peak above the noise floor
+    assert status(flat, 4).status != "holds"
+    late_peak = paper_like_results()
+    late_peak["models"]["mocov3"]["nmi"] = per_head([0.05] * 11 + [0.3], 0.0)
+    assert status(late_peak, 4).status == "fails"
+    no_fall = paper_like_results()
+    no_fall["models"]["mocov3"]["nmi"] = per_head([0.1, 0.3] + [0.2] * 10, 0.0)  # falls to 0.67× only
+    assert status(no_fall, 4).status == "fails"
+    mim_falls_more = paper_like_results()
+    mim_falls_more["models"]["simmim"]["nmi"] = per_head([0.5] + [0.3] * 10 + [0.001], 0.0)
+    assert status(mim_falls_more, 4).status == "fails"
+
+
+def test_mim_decoder_drop_must_exceed_cl_drop():
+    results = paper_like_results()
+    cl = results["models"]["mocov3"]["fourier_delta"]
+    mim = results["models"]["simmim"]["fourier_delta"]
+    mim[-1] = mim[-2] + (cl[-1] - cl[-2])  # the same last step as CL's
+    assert status(results, 7).status != "holds"
+    mim[-1] = mim[-2] - 0.05  # a drop within the margin
+    assert status(results, 7).status != "holds"
+
+
+def test_which_layers_needs_a_mid_depth_peak_and_a_loss_after_it():
+    no_peak = paper_like_results()
+    no_peak["models"]["simmim"]["linear_probe"] = [20.0 + i for i in range(12)]  # rising to the last block
+    assert status(no_peak, 10).status == "fails"
+    small_loss = paper_like_results()
+    lp = small_loss["models"]["simmim"]["linear_probe"]
+    lp[-1] = max(lp[:-1]) - 1.0  # loses 1 point after the peak: within the margin
+    assert status(small_loss, 10).status != "holds"
+    cl_not_last = paper_like_results()
+    cl_lp = cl_not_last["models"]["mocov3"]["linear_probe"]
+    cl_lp[6] = cl_lp[-1] + 5.0
+    assert status(cl_not_last, 10).status == "fails"
+
+
+def test_scaling_needs_the_crossing_and_names_unknown_sizes():
+    results = paper_like_results()
+    for model, bonus in (("mocov3", 5.0), ("simmim", 0.0)):  # CL ahead at every size: no crossing
+        sizes = results["models"][model]["fine_tune_by_size"]
+        for size in sizes:
+            sizes[size] = 70.0 + 2 * SIZES.index(size) + bonus + (3 * SIZES.index(size) if model == "simmim" else 0)
+    results["models"]["simmim"]["fine_tune_by_size"] = {k: v - 12 for k, v in results["models"]["simmim"]["fine_tune_by_size"].items()}
+    assert status(results, 13).status == "fails"
+    bad = paper_like_results()
+    bad["models"]["mocov3"]["fine_tune_by_size"] = {"vit_gigantic": 90.0, "vit_base": 83.0}
+    row = status(bad, 13)
+    assert row.status == "not measured" and "vit_gigantic" in row.detail
+    assert len(scoreboard(bad)) == 19
+
+
+def test_noise_claim_is_inconclusive_when_neither_model_is_affected():
+    results = paper_like_results()
+    for name in ("mocov3", "simmim"):
+        noise = results["models"][name]["noise_accuracy"]
+        noise["accuracy"] = [noise["clean"] - 0.001] * len(noise["freqs"])
+    assert status(results, 18).status == "inconclusive"
+
+
+def test_smoke_runs_read_not_applicable():
+    results = paper_like_results()
+    results["provenance"] = {"preset": "smoke"}
+    assert {r.status for r in scoreboard(results)} == {"n/a (smoke run)"}
+
+
+def test_mim_decoder_needs_a_drop_not_only_less_rise_than_cl():
+    results = paper_like_results()
+    cl, mim = results["models"]["mocov3"]["fourier_delta"], results["models"]["simmim"]["fourier_delta"]
+    cl[-1], mim[-1] = cl[-2] + 0.4, mim[-2] + 0.1  # both last blocks raise Δ, MIM's less
+    assert status(results, 7).status != "holds"
+
+
+def test_scaling_fails_when_mim_leads_at_every_size():
+    results = paper_like_results()
+    results["models"]["simmim"]["fine_tune_by_size"] = {k: v + 10 for k, v in
+                                                      results["models"]["mocov3"]["fine_tune_by_size"].items()}
+    assert status(results, 13).status == "fails"
+
+
+def test_noise_claim_needs_a_model_that_loses_accuracy():
+    results = paper_like_results()
+    for name, change in (("mocov3", +0.009), ("simmim", -0.009)):  # CL gains a little, MIM loses a little
+        noise = results["models"][name]["noise_accuracy"]
+        noise["accuracy"] = [noise["clean"] + change] * len(noise["freqs"])
+    assert status(results, 18).status == "inconclusive"
+
+
+def test_hybrid_layers_need_each_of_nmi_early_and_late_frequency():
+    early = paper_like_results()
+    h, cl = early["models"]["hybrid"]["fourier_delta"], early["models"]["mocov3"]["fourier_delta"]
+    h[:5] = cl[:5]  # early layers like CL, not MIM
+    assert status(early, 16).status != "holds"
+    late = paper_like_results()
+    late["models"]["hybrid"]["fourier_delta"][5:] = late["models"]["simmim"]["fourier_delta"][5:]
+    assert status(late, 16).status != "holds"
+
+
+def test_homogeneity_needs_heads_alike_too():
+    results = paper_like_results()
+    m = results["models"]
+    m["mocov3"]["head_jsd"], m["simmim"]["head_jsd"] = m["simmim"]["head_jsd"], m["mocov3"]["head_jsd"]
+    assert status(results, 5).status == "fails"

@@ -8,6 +8,7 @@
 """
 
 from sslvit_lite.analysis.attention import (
+    attention_entropy,
     attention_nmi,
     drop_prefix,
     head_jsd,
@@ -41,6 +42,7 @@ from sslvit_lite.analysis.robustness import (
 
 __all__ = [
     "accuracy_under_noise",
+    "attention_entropy",
     "attention_nmi",
     "band_limited_noise",
     "block_outputs",

@@ -135,6 +135,25 @@ def attention_nmi(attn_patches: torch.Tensor, eps: float = NMI_EPS) -> torch.Ten
     return mutual_info / torch.sqrt(h_q * h_k)  # (B, H)
 
 
+def attention_entropy(attn_patches: torch.Tensor, eps: float = NMI_EPS) -> torch.Tensor:
+    """Mean entropy of the query rows relative to uniform attention, in [0, 1].
+
+    H(k|q) / log P averaged over queries: 1 for uniform attention, 0 for one-hot rows. It tells
+    *collapse* from *no training*: collapsed attention (NMI ≈ 0, all queries alike) that is also
+    concentrated on a few keys has entropy well below 1, while an untrained ViT's attention is
+    near-uniform (entropy ≈ 1) and also has NMI ≈ 0. Not from the paper's code: a companion to
+    its NMI (Sec. 2.2), since NMI alone cannot separate the two.
+
+    attn_patches: (B, H, P, P), rows renormalised after adding ``eps``. Returns (B, H).
+    """
+    _check_attention(attn_patches, "attn_patches")
+    p = renormalise(attn_patches, eps)  # (B, H, P, P)
+    num = p.shape[-1]
+    if num < 2:
+        raise ValueError("attention entropy needs at least 2 patches")
+    return -torch.special.xlogy(p, p).sum(dim=-1).mean(dim=-1) / math.log(num)  # (B, H)
+
+
 def patch_index(row: int, col: int, grid: tuple[int, int]) -> int:
     """Row-major index of the patch at (row, col) of a (rows, cols) grid.
 
