@@ -144,6 +144,250 @@ class Reproduction:
                                  self.data_source, progress=self.progress, **overrides))
         return finals
 
+    # -- 2. export -----------------------------------------------------------------------------
+
+    def checkpoint_path(self, name: str) -> Path:
+        """Where the slim checkpoint of run ``name`` is committed. Seed 0 of each objective uses the name the
+        chapters load (:func:`sslvit_lite.zoo.saved_checkpoint_path`), e.g. ``checkpoints/mocov3-cifar10.pt``."""
+        from sslvit_lite.zoo import saved_checkpoint_path
+
+        objective, rest = name.split("-", 1)
+        if rest == "seed0":
+            return saved_checkpoint_path(objective, self.dataset, self.out)
+        return self.out / "checkpoints" / f"{objective}-{self.dataset}-{rest}.pt"
+
+    def export(self) -> dict[str, Path]:
+        from sslvit_lite.zoo import export_run
+
+        exported = {}
+        for run in self.planned_runs():
+            dest = self.checkpoint_path(run["name"])
+            if not dest.is_file():
+                self._timed("export", lambda: export_run(self.runs / run["name"] / "final.pt", dest))
+            exported[run["name"]] = dest
+        return exported
+
+    # -- helpers shared by the measuring stages ------------------------------------------------
+
+    def _stats(self):
+        from sslvit_lite.train import dataset_stats
+
+        return dataset_stats(self.dataset)
+
+    def _load(self, name: str):
+        from sslvit_lite.checkpoint import load_backbone
+
+        vit, info = load_backbone(self.checkpoint_path(name))
+        return vit.float().eval(), info
+
+    def random_init(self, seed: int):
+        """A random-init encoder of the same architecture: the step-0 snapshot of MoCo v3's run of ``seed``
+        (exactly the weights its training started from), or a fresh one built from its config."""
+        import torch
+
+        from sslvit_lite.checkpoint import load_backbone
+        from sslvit_lite.vit import build_vit
+
+        start = self.runs / run_name("mocov3", seed) / "snapshots" / "step-000000.pt"
+        if start.is_file():
+            return load_backbone(start)[0].float().eval()
+        config = self._load(run_name("mocov3", seed))[1]["config"]
+        torch.manual_seed(seed)
+        return build_vit(config["arch"], config["img_size"], config["patch_size"], **config["vit_kwargs"]).eval()
+
+    def _analysis_images(self):
+        from sslvit_lite.data import load_dataset
+
+        test = load_dataset(self.dataset, "test", source=self.data_source)
+        return test.subset(min(self.analysis_images, len(test)), seed=0)
+
+    def _write(self, name: str, table: dict) -> Path:
+        path = self.out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(table, indent=1, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+        return path
+
+    def _read(self, name: str) -> dict:
+        return json.loads((self.out / name).read_text())
+
+    def _done(self, name: str) -> bool:
+        return (self.out / name).is_file()
+
+    # -- 3. evaluate ---------------------------------------------------------------------------
+
+    def evaluate(self) -> dict:
+        """kNN and linear probe on the final-norm CLS token for every run and a random-init encoder per seed;
+        per-block probes (CLS and mean-pooled patch tokens) for seed 0 of each model and the random init."""
+        if self._done("evaluation.json"):
+            return self._read("evaluation.json")
+        import torch
+
+        from sslvit_lite.probing import evaluation_split
+        from sslvit_lite.sweep import block_probes, evaluate_backbone
+
+        def work():
+            config = self._load(run_name("mocov3"))[1]["config"]
+            train, test = evaluation_split(self.dataset, self.data_source, config["img_size"], self.eval_train,
+                                           self.eval_test, seed=0)
+            mean, std = self._stats()
+            table = {"probe": {"pool": "cls", "block": "last, after the final norm", "knn_k": 20,
+                               "probe_epochs": 100, "num_train": len(train), "num_test": len(test),
+                               "train_data": train.source, "test_data": test.source},
+                     "runs": {}, "random_init": {}, "per_block": {}}
+            torch.manual_seed(0)
+            for run in self.planned_runs():
+                vit, _ = self._load(run["name"])
+                table["runs"][run["name"]] = evaluate_backbone(vit, train, test, mean, std)
+                if run["seed"] == 0:
+                    table["per_block"][run["name"]] = block_probes(vit, train, test, mean, std)
+            for seed in range(self.seeds):
+                vit = self.random_init(seed)
+                table["random_init"][f"seed{seed}"] = evaluate_backbone(vit, train, test, mean, std)
+                if seed == 0:
+                    table["per_block"]["random_init"] = block_probes(vit, train, test, mean, std)
+            return table
+
+        table = self._timed("evaluate", work)
+        self._write("evaluation.json", table)
+        return table
+
+    # -- 4. analyze ----------------------------------------------------------------------------
+
+    def analyze(self) -> dict:
+        """Every analysis (:func:`sslvit_lite.analyze.compute_metrics`) of seed 0 of each model and of the
+        random-init encoder, on the same test images."""
+        if self._done("analysis.json"):
+            return self._read("analysis.json")
+        from sslvit_lite.analyze import compute_metrics
+
+        def work():
+            images = self._analysis_images()
+            mean, std = self._stats()
+            models = {run["name"]: self._load(run["name"])[0] for run in self.planned_runs() if run["seed"] == 0}
+            models["random_init"] = self.random_init(0)
+            table = {"images": {"count": len(images), "source": images.source}, "models": {}}
+            for name, vit in models.items():
+                result = compute_metrics(vit, images.images, mean, std, batch_size=128, seed=0, tsne=False)
+                table["models"][name] = result["metrics"]
+                table["info"] = {k: v for k, v in result["info"].items() if k != "conventions"}
+            return table
+
+        table = self._timed("analyze", work)
+        self._write("analysis.json", table)
+        return table
+
+    # -- 5. emergence --------------------------------------------------------------------------
+
+    def emergence(self) -> dict:
+        """Attention distance, NMI and entropy per block at every snapshot of seed 0 of each model."""
+        if self._done("emergence.json"):
+            return self._read("emergence.json")
+        from sslvit_lite.emergence import emergence
+
+        def work():
+            images = self._analysis_images()
+            mean, std = self._stats()
+            return {"images": {"count": len(images), "source": images.source},
+                    "runs": {run_name(name): emergence(self.runs / run_name(name), images.images, mean, std)
+                             for name in MODELS}}
+
+        table = self._timed("emergence", work)
+        self._write("emergence.json", table)
+        return table
+
+    # -- 6. sweep ------------------------------------------------------------------------------
+
+    def sweep(self) -> dict:
+        """The hybrid's λ sweep as a :mod:`sslvit_lite.sweep` table, built from the runs already measured."""
+        from sslvit_lite.sweep import ANALYSIS_KEYS, SCHEMA, LOG_KEYS, save_sweep, saved_sweep_path
+
+        path = saved_sweep_path(self.dataset, self.out)
+        if path.is_file():
+            return json.loads(path.read_text())
+        evaluation, analysis = self.evaluate(), self.analyze()
+        seconds = self._provenance()["seconds"]
+        names = {0.0: run_name("simmim"), 1.0: run_name("mocov3")} if self.shared else {}
+        names.update({lam: run_name("hybrid", 0, lam) for lam in self.train_lambdas})
+        points = []
+        for lam, name in sorted(names.items()):
+            log = [json.loads(line) for line in (self.runs / name / "metrics.jsonl").read_text().splitlines()]
+            info = self._load(name)[1]
+            points.append({
+                "lambda": lam, **evaluation["runs"][name],
+                "metrics": {k: analysis["models"][name][k] for k in ANALYSIS_KEYS},
+                "log": [{k: r[k] for k in LOG_KEYS if k in r} for r in log if "loss" in r],
+                "train_seconds": seconds.get(f"train {name}"), "eval_seconds": None,
+                "config": info["config"], "provenance": info["provenance"], "origin": f"run {name}",
+            })
+        table = {"schema": SCHEMA, "dataset": self.dataset, "preset": self.preset, "data_source": self.data_source,
+                 "lambdas": sorted(names), "evaluation": evaluation["probe"], "points": points,
+                 "provenance": self._provenance()}
+        save_sweep(table, path)
+        return table
+
+    # -- 7. claims -----------------------------------------------------------------------------
+
+    def claims_input(self, cl: str | None = None, mim: str | None = None) -> dict:
+        """The :mod:`sslvit_lite.claims` input: seed-0 models with their per-block probes (mean-pooled patch
+        tokens, Fig 10), the hybrid sweep and the random-init control. ``cl`` / ``mim`` name another model
+        (``"random_init"``) to put in that role (the control scoreboards)."""
+        from sslvit_lite.sweep import claims_results
+
+        evaluation, analysis, sweep = self.evaluate(), self.analyze(), self.sweep()
+        models = {}
+        for name, metrics in analysis["models"].items():
+            models[name.split("-")[0] if name != "random_init" else name] = {
+                **metrics, "linear_probe": evaluation["per_block"][name]["mean"]["linear_probe"]}
+        hybrid = [name for name in models if name == "hybrid"]
+        roles = {"cl": cl or "mocov3", "mim": mim or "simmim", "mae": "mae", "random": "random_init"}
+        if hybrid:
+            roles["hybrid"] = "hybrid"
+        sweep_rows = claims_results(sweep, self.train_lambdas[0])["hybrid_sweep"] if len(sweep["points"]) >= 3 else []
+        return {"models": models, "roles": roles, "hybrid_sweep": sweep_rows,
+                "provenance": {"preset": self.preset, **self._provenance()}}
+
+    CONTROLS = {"random CL": {"cl": "random_init"}, "random MIM": {"mim": "random_init"},
+                "random CL and MIM": {"cl": "random_init", "mim": "random_init"}}
+
+    def claims(self) -> dict:
+        """The scoreboard of the trained models, and the control scoreboards (random-init encoders in place of
+        the CL model, of the MIM model, of both): a check that holds for a control is a defect."""
+        from sslvit_lite.claims import scoreboard, scoreboard_markdown
+
+        rows = scoreboard(self.claims_input())
+        controls = {label: scoreboard(self.claims_input(**swap)) for label, swap in self.CONTROLS.items()}
+        table = {"scoreboard": [r.to_dict() for r in rows],
+                 "controls": {label: {r.id: r.status for r in rs} for label, rs in controls.items()},
+                 "provenance": self._provenance()}
+        self._write("scoreboard.json", table)
+        (self.out / "scoreboard.md").write_text(scoreboard_markdown(rows) + "\n")
+        return table
+
+    # -- 8. figures ----------------------------------------------------------------------------
+
+    def figures(self) -> list[Path]:
+        """The emergence figure (``figures/emergence.png``) from ``emergence.json``."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from sslvit_lite.emergence import plot_emergence
+
+        table = self.emergence()
+        provenance = self._provenance()
+        caption = (f"preset {self.preset}, {provenance.get('device', '?')}, commit {provenance.get('commit', '?')}, "
+                   f"{table['images']['count']} test images")
+        fig = plot_emergence({run_name(n): table["runs"][run_name(n)] for n in ("simmim", "mocov3")},
+                             {run_name("simmim"): "SimMIM (MIM)", run_name("mocov3"): "MoCo v3 (CL)"}, caption)
+        path = self.out / "figures" / "emergence.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return [path]
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse

@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from sslvit_lite.analysis.attention import attention_nmi, mean_attention_distance
+from sslvit_lite.analysis.attention import attention_entropy, attention_nmi, head_jsd, mean_attention_distance, query_jsd
+from sslvit_lite.analysis.representation import unison_ratio
 from sslvit_lite.analysis.fourier import fourier_log_amplitude
 from sslvit_lite.analyze import compute_metrics, load_vit_from_checkpoint, main
 from sslvit_lite.checkpoint import CheckpointError
@@ -67,8 +68,8 @@ def test_cli_on_a_plain_timm_state_dict_writes_metrics_and_figures(tmp_path):
     for name in ("attention_metrics.png", "fourier.png", "representation_metrics.png", "attention_map.png", "tsne.png"):
         assert (out / name).stat().st_size > 1000, name
     # The metrics plug straight into the claims checker.
-    rows = {r.id: r.status for r in scoreboard({"models": {"mocov3": m, "simmim": m}})}
-    assert rows[1] == rows[3] == rows[6] == rows[8] == rows[19] == "fails"  # equal models: no strict order
+    rows = {r.id: r.status for r in scoreboard({"models": {"mocov3": m, "simmim": m, "random_init": m}})}
+    assert rows[1] == rows[3] == rows[6] == rows[8] == rows[19] == "inconclusive"  # equal, untrained models
 
 
 def test_metrics_do_not_depend_on_batch_size():
@@ -81,6 +82,9 @@ def test_metrics_do_not_depend_on_batch_size():
 
 def test_metrics_match_direct_calls_of_the_analysis_functions():
     vit, images = tiny_vit(), random_images(6)
+    with torch.no_grad():  # sharper, far-from-uniform attention, so that wrong conventions show
+        for block in vit.blocks:
+            block.attn.qkv.weight.mul_(6.0)
     result = compute_metrics(vit, images, MEAN, STD, tsne=False)
     from sslvit_lite.data import normalize
 
@@ -93,6 +97,17 @@ def test_metrics_match_direct_calls_of_the_analysis_functions():
     assert torch.allclose(torch.tensor(result["metrics"]["nmi"][1]), nmi, atol=1e-5)
     delta = fourier_log_amplitude(cap.tokens[4], 1, (4, 4))[-1]  # depth 2 = zs[4]
     assert result["metrics"]["fourier_delta"][2] == pytest.approx(float(delta), abs=1e-5)
+    metrics = result["metrics"]
+    # query rows, not key columns: the two differ for any attention that is not symmetric
+    assert not torch.allclose(query_jsd(attn), query_jsd(attn.transpose(-1, -2)), rtol=0.05)
+    assert torch.allclose(torch.tensor(metrics["query_jsd"][1]), query_jsd(attn).mean(0), atol=1e-5)
+    assert metrics["head_jsd"][1] == pytest.approx(float(head_jsd(attn).mean()), abs=1e-5)
+    assert torch.allclose(torch.tensor(metrics["attention_entropy"][1]), attention_entropy(attn).mean(0), atol=1e-5)
+    # unison of block 2: its input zs[2] against the output of its attention sublayer zs[3], not the MLP's zs[4]
+    right = float(unison_ratio(cap.tokens[2][:, 1:], cap.tokens[3][:, 1:]).mean())
+    wrong = float(unison_ratio(cap.tokens[2][:, 1:], cap.tokens[4][:, 1:]).mean())
+    assert abs(right - wrong) > 1e-3
+    assert metrics["unison"][1] == pytest.approx(right, abs=1e-5)
 
 
 def test_num_images_subset_is_seeded_and_images_are_resized():
