@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS ?=
 PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 
-.PHONY: install test book sync clean
+.PHONY: install test book reproduce sync clean
 
 install: $(STAMP)
 
@@ -26,6 +26,13 @@ book: $(STAMP)
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter-book build . --builder html -W --keep-going
 	test -f _build/html/index.html
+
+# Train every objective at the laptop preset and measure everything (about 75 min on 2 cores;
+# resumable: run it again after an interruption). Needs CIFAR-10 ($$SSLVIT_DATA or the network).
+PRESET ?= cpu
+OUT ?= results/laptop
+reproduce: $(STAMP)
+	$(BIN)/python -m sslvit_lite reproduce --preset $(PRESET) --out $(OUT) --seeds 2
 
 # Regenerate each paired .ipynb (without outputs) from its py:percent source.
 sync: $(STAMP)

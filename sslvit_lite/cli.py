@@ -1,8 +1,9 @@
-"""Command line: ``python -m sslvit_lite train|analyze ...`` (also installed as ``sslvit-lite``).
+"""Command line: ``python -m sslvit_lite train|analyze|reproduce ...`` (also installed as ``sslvit-lite``).
 
 ``train`` pre-trains one objective with a preset (see :mod:`sslvit_lite.presets`), resuming from
 ``--out`` when a run is there; run it under ``torchrun --nproc_per_node N`` for DDP. ``analyze``
-hands the rest of the command line to :func:`sslvit_lite.analyze.main`.
+hands the rest of the command line to :func:`sslvit_lite.analyze.main`, ``reproduce`` to
+:func:`sslvit_lite.reproduce.main` (every objective, every analysis, the probes and the claims).
 
 Every value is checked before anything is written: a wrong name fails with a message listing
 the valid ones and leaves no folder behind.
@@ -10,6 +11,7 @@ the valid ones and leaves no folder behind.
 Examples::
 
     python -m sslvit_lite train --objective mae --preset smoke --data-source sample
+    python -m sslvit_lite reproduce --preset cpu --out results/laptop --seeds 2
     python -m sslvit_lite train --objective hybrid --preset colab-t4 --hparam lam=0.2 --out runs/hybrid-0.2
     torchrun --nproc_per_node 4 -m sslvit_lite train --objective mocov3 --preset cifar10-h100
 """
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sslvit_lite.data import DATASETS, SOURCES
 
     parser = argparse.ArgumentParser(prog="sslvit-lite", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,analyze}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,analyze,reproduce}")
     train = commands.add_parser("train", help="pre-train a ViT with a self-supervised objective")
     train.add_argument("--objective", required=True, choices=OBJECTIVE_NAMES)
     train.add_argument("--dataset", default="cifar10", choices=list(DATASETS))
@@ -72,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="objective hyperparameter, repeatable (e.g. --hparam mask_ratio=0.75)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     commands.add_parser("analyze", help="run the paper's analyses (see `analyze --help`)", add_help=False)
+    commands.add_parser("reproduce", help="train, analyse, probe and score the claims (see `reproduce --help`)",
+                        add_help=False)
     return parser
 
 
@@ -96,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         from sslvit_lite.analyze import main as analyze_main
 
         return analyze_main(argv[1:]) or 0
+    if argv and argv[0] == "reproduce":
+        from sslvit_lite.reproduce import main as reproduce_main
+
+        return reproduce_main(argv[1:]) or 0
     parser = build_parser()
     args = parser.parse_args(argv)
     from sslvit_lite.checkpoint import CheckpointError

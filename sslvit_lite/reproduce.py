@@ -81,8 +81,10 @@ class Reproduction:
         self.seeds = seeds
         self.lambdas = check_lambdas(lambdas)
         interior = [lam for lam in self.lambdas if 0.0 < lam < 1.0]
+        self.hybrid_lambda = interior[0] if interior else None  # the hybrid the claims score (Fig 12: 0.2)
         self.shared = endpoints_shared(self.preset, dataset)
-        self.train_lambdas = interior if self.shared else self.lambdas
+        # the sweep needs both endpoints: the pure runs when they are the same, else hybrid runs at 0 and 1
+        self.train_lambdas = interior if self.shared else check_lambdas(sorted({0.0, 1.0, *self.lambdas}))
         self.eval_train, self.eval_test, self.analysis_images = eval_train, eval_test, analysis_images
         self.progress = progress
         self.command = command or " ".join(["python -m sslvit_lite", *sys.argv[1:]])
@@ -336,15 +338,17 @@ class Reproduction:
         from sslvit_lite.sweep import claims_results
 
         evaluation, analysis, sweep = self.evaluate(), self.analyze(), self.sweep()
-        models = {}
-        for name, metrics in analysis["models"].items():
-            models[name.split("-")[0] if name != "random_init" else name] = {
-                **metrics, "linear_probe": evaluation["per_block"][name]["mean"]["linear_probe"]}
-        hybrid = [name for name in models if name == "hybrid"]
+        runs = {name: run_name(name) for name in MODELS}
+        if self.hybrid_lambda is not None:
+            runs["hybrid"] = run_name("hybrid", 0, self.hybrid_lambda)
+        runs["random_init"] = "random_init"
+        models = {role_name: {**analysis["models"][name],
+                              "linear_probe": evaluation["per_block"][name]["mean"]["linear_probe"]}
+                  for role_name, name in runs.items()}
         roles = {"cl": cl or "mocov3", "mim": mim or "simmim", "mae": "mae", "random": "random_init"}
-        if hybrid:
-            roles["hybrid"] = "hybrid"
-        sweep_rows = claims_results(sweep, self.train_lambdas[0])["hybrid_sweep"] if len(sweep["points"]) >= 3 else []
+        sweep_rows = []
+        if self.hybrid_lambda is not None:
+            sweep_rows = claims_results(sweep, self.hybrid_lambda)["hybrid_sweep"]
         return {"models": models, "roles": roles, "hybrid_sweep": sweep_rows,
                 "provenance": {"preset": self.preset, **self._provenance()}}
 
@@ -402,11 +406,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1, help="seeds of MoCo v3 and SimMIM (headline numbers)")
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--lambdas", type=float, nargs="+", default=[0.2], help="the hybrid's λ values to train")
     args = parser.parse_args(argv)
-    repro = Reproduction(args.preset, args.out, args.dataset, args.data_source, seeds=args.seeds,
-                         progress=not args.no_progress)
-    for stage in args.stages:
-        getattr(repro, stage)()
+    from sslvit_lite.checkpoint import CheckpointError
+    from sslvit_lite.data import DatasetUnavailableError
+
+    try:
+        repro = Reproduction(args.preset, args.out, args.dataset, args.data_source, seeds=args.seeds,
+                             lambdas=args.lambdas, progress=not args.no_progress)
+        for stage in args.stages:
+            getattr(repro, stage)()
+    except (ValueError, FileNotFoundError, DatasetUnavailableError, CheckpointError) as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    print(f"wrote {repro.out}: " + ", ".join(sorted(p.name for p in repro.out.iterdir() if p.name != "runs")))
     return 0
 
 

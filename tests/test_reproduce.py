@@ -1,0 +1,95 @@
+"""`python -m sslvit_lite reproduce`: every stage end to end at smoke size, resumable, with controls."""
+
+import json
+
+import pytest
+
+from sslvit_lite.reproduce import STAGES, Reproduction, endpoints_shared, main, run_name
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce")
+    repro = Reproduction("smoke", out, data_source="sample", seeds=2, eval_train=200, eval_test=100,
+                         analysis_images=16, progress=False, command="test")
+    for stage in STAGES:
+        getattr(repro, stage)()
+    return repro
+
+
+def test_every_stage_writes_its_files(smoke_run):
+    out = smoke_run.out
+    for name in ("evaluation.json", "analysis.json", "emergence.json", "scoreboard.json", "scoreboard.md",
+                 "hybrid_sweep-cifar10.json", "figures/emergence.png", "provenance.json"):
+        assert (out / name).is_file(), name
+    for run in smoke_run.planned_runs():
+        assert smoke_run.checkpoint_path(run["name"]).is_file(), run["name"]
+    assert (out / "checkpoints" / "mocov3-cifar10.pt").is_file()  # seed 0 where the chapters look
+    assert (out / "checkpoints" / "mocov3-cifar10-seed1.pt").is_file()
+
+
+def test_the_plan_trains_the_sweep_interior_only_when_the_endpoints_are_shared(smoke_run):
+    # smoke gives each objective its own settings: the sweep trains its endpoints as hybrids
+    assert not endpoints_shared("smoke")
+    names = [run["name"] for run in smoke_run.planned_runs()]
+    assert names == ["simmim-seed0", "mae-seed0", "mocov3-seed0", "hybrid-lam0-seed0", "hybrid-lam0.2-seed0",
+                     "hybrid-lam1-seed0", "mocov3-seed1", "simmim-seed1"]
+    sweep = json.loads((smoke_run.out / "hybrid_sweep-cifar10.json").read_text())
+    assert [p["lambda"] for p in sweep["points"]] == [0.0, 0.2, 1.0]
+    assert sweep["points"][0]["origin"] == "run hybrid-lam0-seed0"
+    # the laptop preset configures λ = 0 and λ = 1 exactly like SimMIM and MoCo v3: only λ = 0.2 is trained
+    assert endpoints_shared("cpu")
+    laptop = Reproduction("cpu", smoke_run.out / "unused", seeds=2)
+    assert [run["name"] for run in laptop.planned_runs()] == [
+        "simmim-seed0", "mae-seed0", "mocov3-seed0", "hybrid-lam0.2-seed0", "mocov3-seed1", "simmim-seed1"]
+
+
+def test_provenance_times_every_stage(smoke_run):
+    record = json.loads((smoke_run.out / "provenance.json").read_text())
+    assert record["command"] == "test" and record["preset"] == "smoke"
+    assert {f"train {name}" for name in (run["name"] for run in smoke_run.planned_runs())} <= set(record["seconds"])
+    assert {"export", "evaluate", "analyze", "emergence"} <= set(record["seconds"])
+    assert all(seconds >= 0 for seconds in record["seconds"].values())
+
+
+def test_random_init_control_and_smoke_verdicts(smoke_run):
+    evaluation = json.loads((smoke_run.out / "evaluation.json").read_text())
+    assert set(evaluation["random_init"]) == {"seed0", "seed1"}
+    assert "random_init" in evaluation["per_block"]
+    analysis = json.loads((smoke_run.out / "analysis.json").read_text())
+    assert "random_init" in analysis["models"] and "attention_entropy" in analysis["models"]["mocov3-seed0"]
+    board = json.loads((smoke_run.out / "scoreboard.json").read_text())
+    statuses = {row["status"] for row in board["scoreboard"]}
+    assert statuses <= {"n/a (smoke run)", "not measured"} and "n/a (smoke run)" in statuses
+    assert set(board["controls"]) == {"random CL", "random MIM", "random CL and MIM"}
+    assert all(status != "holds" for control in board["controls"].values() for status in control.values())
+
+
+def test_emergence_replays_every_snapshot(smoke_run):
+    table = json.loads((smoke_run.out / "emergence.json").read_text())
+    for name in ("simmim", "mocov3", "mae"):
+        run = table["runs"][run_name(name)]
+        assert run["steps"] == sorted(run["steps"]) and run["steps"][-1] > 0
+        assert len(run["nmi"]) == len(run["steps"]) and len(run["nmi"][0]) == 2  # 2 blocks per step
+
+
+def test_a_rerun_resumes_instead_of_redoing(smoke_run):
+    final = smoke_run.runs / "mocov3-seed0" / "final.pt"
+    trained_at = final.stat().st_mtime_ns
+    (smoke_run.out / "analysis.json").unlink()
+    before = json.loads((smoke_run.out / "provenance.json").read_text())["seconds"]
+    smoke_run.train()
+    smoke_run.analyze()
+    after = json.loads((smoke_run.out / "provenance.json").read_text())["seconds"]
+    assert final.stat().st_mtime_ns == trained_at  # finished runs are not trained again
+    assert (smoke_run.out / "analysis.json").is_file() and after["analyze"] > before["analyze"]
+    assert after["evaluate"] == before["evaluate"]
+
+
+def test_command_line_errors_are_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--preset", "smoke", "--out", str(tmp_path), "--seeds", "0"])
+    assert stop.value.code == 2 and "seeds must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["--preset", "smoke", "--out", str(tmp_path), "--lambdas", "1.5"])
+    assert stop.value.code == 2 and "[0, 1]" in capsys.readouterr().err
