@@ -42,7 +42,7 @@ DATASETS: dict[str, tuple[int, tuple[str, ...], bool]] = {
     "tiny-imagenet": (64, ("train", "val"), False),
     "synthetic": (32, ("train", "test"), False),
 }
-SOURCES = ("auto", "folder", "torchvision", "sample")
+SOURCES = ("auto", "folder", "torchvision", "sample", "auto+sample")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SAMPLE_ZIP = "cifar10-test-sample.zip"
 
@@ -114,7 +114,9 @@ def load_dataset(
 ) -> ImageDataset:
     """Load ``name``/``split`` as an :class:`ImageDataset`, resized to ``img_size`` when given.
 
-    ``source``: "auto" (folder, then torchvision), "folder", "torchvision" or "sample".
+    ``source``: "auto" (folder, then torchvision), "folder", "torchvision", "sample", or
+    "auto+sample" (the book's default): "auto" when it can provide the data, else the embedded
+    CIFAR-10 sample, so that the book builds offline; the dataset's ``source`` says which it was.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
@@ -125,6 +127,13 @@ def load_dataset(
         raise ValueError(f"unknown source {source!r}; valid: {', '.join(SOURCES)}")
     size = img_size or native
 
+    if source == "auto+sample":
+        try:
+            return load_dataset(name, split, "auto", root, img_size, download)
+        except DatasetUnavailableError:
+            if name != "cifar10":
+                raise
+            return load_dataset(name, split, "sample", root, img_size)
     if name == "synthetic":
         return synthetic_dataset(n=2000 if split == "test" else 10000, img_size=size, seed=0 if split == "train" else 1,
                                  split=split)

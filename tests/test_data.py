@@ -140,3 +140,25 @@ def test_real_cifar10_test_split_from_shared_folder():
     # the embedded sample is byte-identical JPEG data, so it decodes to the same first image
     sample = load_sample()
     assert torch.equal(ds.images[ds.labels == 0][0], sample.images[sample.labels == 0][0])
+
+
+def test_book_source_builds_offline_from_the_embedded_sample(monkeypatch, tmp_path):
+    """The book's default: no SSLVIT_DATA, no network, an empty cache: the sample, labelled as such."""
+    import socket
+
+    def offline(*args, **kwargs):
+        raise socket.gaierror("no network in this test")
+
+    monkeypatch.delenv("SSLVIT_DATA", raising=False)
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    monkeypatch.setattr(socket, "create_connection", offline)
+    test = load_dataset("cifar10", "test", source="auto+sample")
+    assert test.is_sample and "sample" in test.source.lower() and len(test) == 2000
+    with pytest.raises(DatasetUnavailableError):  # plain "auto" still refuses to pretend
+        load_dataset("cifar10", "test", source="auto")
+
+
+def test_book_source_prefers_real_data(tmp_path):
+    make_zip_dataset(tmp_path / "data")
+    dataset = load_dataset("cifar10", "test", source="auto+sample", root=tmp_path / "data")
+    assert not dataset.is_sample and len(dataset) == 6 and "cifar10-test.zip" in dataset.source
