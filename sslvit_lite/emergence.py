@@ -77,33 +77,35 @@ def emergence(run_dir: str | os.PathLike, images_uint8: torch.Tensor, mean: Sequ
 
 
 def plot_emergence(tables: dict[str, dict], titles: dict[str, str] | None = None, caption: str = ""):
-    """Per-block attention distance (top) and NMI (bottom) against training step, one column per run.
+    """Per-block attention distance, NMI and attention entropy (rows) against training step, one column per run.
 
     tables: ``{name: emergence(...) table}``. Returns the matplotlib figure.
     """
     import matplotlib.pyplot as plt
 
     names = list(tables)
-    fig, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 6.4), sharex="col", sharey="row",
+    rows = {"attention_distance": "mean attention distance (px)", "nmi": "NMI(query; key)",
+            "attention_entropy": "entropy / uniform"}
+    fig, axes = plt.subplots(len(rows), len(names), figsize=(4.6 * len(names), 8.4), sharex="col", sharey="row",
                              squeeze=False)
     depth = len(tables[names[0]]["nmi"][0])
     colours = plt.cm.viridis(torch.linspace(0, 0.9, depth).tolist())
     for col, name in enumerate(names):
         table = tables[name]
         steps = table["steps"]
-        for row, key in enumerate(("attention_distance", "nmi")):
+        for row, key in enumerate(rows):
             ax = axes[row, col]
             for block in range(depth):
                 ax.plot(steps, [values[block] for values in table[key]], "-o", ms=3, color=colours[block],
                         label=f"block {block + 1}")
-            if key == "attention_distance":
-                ax.axhline(table["uniform_distance"], color="grey", ls="--", lw=1, label="uniform attention")
-            ax.set_xscale("symlog", linthresh=max(1, steps[1] if len(steps) > 1 else 1))
+            uniform = {"attention_distance": table["uniform_distance"], "attention_entropy": 1.0}.get(key)
+            if uniform is not None:
+                ax.axhline(uniform, color="grey", ls="--", lw=1, label="uniform attention (untrained)")
             ax.grid(alpha=0.3)
         axes[0, col].set_title((titles or {}).get(name, name))
-        axes[1, col].set_xlabel("training step")
-    axes[0, 0].set_ylabel("mean attention distance (px)")
-    axes[1, 0].set_ylabel("NMI(query; key)")
+        axes[-1, col].set_xlabel("training step")
+    for row, label in enumerate(rows.values()):
+        axes[row, 0].set_ylabel(label)
     axes[0, -1].legend(fontsize=8, loc="lower left")
     if caption:
         fig.text(0.5, 0.0, caption, ha="center", va="bottom", fontsize=8)

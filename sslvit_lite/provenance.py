@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -52,13 +53,15 @@ def provenance(device: str | torch.device | None = None, **extra) -> dict:
 
 
 def provenance_caption(record: dict) -> str:
-    """One line for a figure caption, e.g. "preset smoke · 2 epochs · CPU (...) · commit abc123"."""
+    """One short line for a figure caption, e.g. "preset cpu · 1200 steps · 1.54 epochs · cifar10 train ·
+    CPU (x86_64, 2 threads) · commit abc123". File locations of the machine that made the run are left out."""
     parts = []
-    for key in ("data", "preset", "objective", "epochs", "steps", "images"):
+    for key in ("preset", "objective", "steps", "epochs", "data", "images"):
         if key in record:
             value = record[key]
-            parts.append(f"{value} {key}" if key in ("epochs", "steps", "images") else f"{key} {value}")
+            if key == "data":
+                value = re.sub(r",? from \S+", "", str(value))  # "cifar10 train, from /abs/path.zip" → "cifar10 train"
+            parts.append(f"{value} {key}" if key in ("epochs", "steps", "images") else
+                         (value if key in ("objective", "data") else f"{key} {value}"))
     parts += [record.get("device", "device unknown"), f"commit {record.get('commit', 'unknown')}"]
-    if "time_utc" in record:
-        parts.append(record["time_utc"] + " UTC")
     return " · ".join(str(p) for p in parts)

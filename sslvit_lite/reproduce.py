@@ -360,7 +360,7 @@ class Reproduction:
         the CL model, of the MIM model, of both): a check that holds for a control is a defect."""
         from sslvit_lite.claims import scoreboard, scoreboard_markdown
 
-        rows = scoreboard(self.claims_input())
+        rows = self._timed("claims", lambda: scoreboard(self.claims_input()))
         controls = {label: scoreboard(self.claims_input(**swap)) for label, swap in self.CONTROLS.items()}
         table = {"scoreboard": [r.to_dict() for r in rows],
                  "controls": {label: {r.id: r.status for r in rs} for label, rs in controls.items()},
@@ -380,6 +380,7 @@ class Reproduction:
 
         from sslvit_lite.emergence import plot_emergence
 
+        start = time.perf_counter()
         table = self.emergence()
         provenance = self._provenance()
         caption = (f"preset {self.preset}, {provenance.get('device', '?')}, commit {provenance.get('commit', '?')}, "
@@ -390,6 +391,7 @@ class Reproduction:
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
         plt.close(fig)
+        self._add_seconds("figures", time.perf_counter() - start)
         return [path]
 
 

@@ -1,8 +1,8 @@
 """Pre-trained backbones for the analysis chapters: saved results first, fresh training otherwise.
 
-A chapter that compares CL and MIM needs a trained ViT per objective. Training one for real takes a
-GPU, so the book commits slim checkpoints of real runs under ``results/checkpoints/`` (backbone
-weights + config + provenance, no optimizer). :func:`trained_backbone` loads such a file when it
+A chapter that compares CL and MIM needs a trained ViT per objective. The book commits slim
+checkpoints of real runs under ``results/laptop/checkpoints/`` (weights + config + provenance, no
+optimizer), trained on 2 CPU cores by :mod:`sslvit_lite.reproduce`. :func:`trained_backbone` loads such a file when it
 exists and the caller allows it, and otherwise trains with the engine at the requested preset
 (seconds for ``smoke``), so every code path also runs on a laptop or in CI.
 """
@@ -19,7 +19,9 @@ from sslvit_lite.checkpoint import load_backbone, load_checkpoint, save_atomic
 from sslvit_lite.presets import get_preset
 from sslvit_lite.train import pretrain
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+# The committed results the chapters use by default: the laptop preset's runs, written by
+# `python -m sslvit_lite reproduce --preset cpu --out results/laptop`.
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results" / "laptop"
 
 
 def saved_checkpoint_path(objective: str, dataset: str = "cifar10", results_dir: str | os.PathLike | None = None) -> Path:

@@ -10,3 +10,5 @@ def test_provenance_is_json_and_caption_names_its_parts():
     for part in ("preset smoke", "2 epochs", "CPU", "commit", "SAMPLE"):
         assert part in caption
     assert record["commit"]
+    located = provenance_caption({**record, "data": "cifar10 train, from /home/me/data/cifar10-train.zip"})
+    assert "cifar10 train" in located and "/home/me" not in located
