@@ -35,7 +35,7 @@ if "google.colab" in sys.modules:
                     "sslvit-lite[notebooks] @ git+https://github.com/sslvit-lite/sslvit-lite"], check=True)
 
 # %% tags=["parameters"]
-data_source = "auto"  # "auto": $SSLVIT_DATA or torchvision download; "sample": the embedded 2,000 images
+data_source = "auto+sample"  # real CIFAR-10 ($SSLVIT_DATA or a download), else the embedded 2,000-image sample
 preset = "auto"  # unused here (no training); kept so every chapter takes the same parameters
 num_images = 8  # images pushed through the model
 image_index = 3  # which of them to show

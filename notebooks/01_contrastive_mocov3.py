@@ -40,10 +40,10 @@ if "google.colab" in sys.modules:
                     "sslvit-lite[notebooks] @ git+https://github.com/sslvit-lite/sslvit-lite"], check=True)
 
 # %% tags=["parameters"]
-data_source = "auto"  # "auto": $SSLVIT_DATA or torchvision download; "sample": the embedded 2,000 images
+data_source = "auto+sample"  # real CIFAR-10 ($SSLVIT_DATA or a download), else the embedded 2,000-image sample
 preset = "auto"  # "auto": a GPU preset with CUDA, else "smoke"; or "smoke", "cpu", "colab-t4", "cifar10-h100"
-prefer_saved = True  # use the committed run results/checkpoints/mocov3-cifar10.pt when there is one
-results_dir = None  # None: the repository's results/; a saved run is <results_dir>/checkpoints/mocov3-cifar10.pt
+prefer_saved = True  # use the committed laptop run results/laptop/checkpoints/mocov3-cifar10.pt
+results_dir = None  # None: the committed laptop runs, results/laptop/; a saved run is <results_dir>/checkpoints/mocov3-cifar10.pt
 epochs = None  # None: the preset's schedule; a number changes the length of a run trained now (not of a saved run)
 num_images = 6  # images shown as view pairs
 view_size = 32  # px of the views in the figure (the preset may train at another size)
@@ -74,7 +74,7 @@ from sslvit_lite.probing import evaluation_split, extract_features, knn_accuracy
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.train import lr_at
 from sslvit_lite.vit import build_vit
-from sslvit_lite.zoo import trained_backbone
+from sslvit_lite.zoo import RESULTS_DIR, trained_backbone
 
 torch.manual_seed(seed)
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -316,11 +316,15 @@ assert all(p.requires_grad for p in moco.backbone.blocks.parameters())
 # later chapters find it too. A rerun that finds it finished loads it, and a run that was
 # interrupted resumes.
 #
-# With the `smoke` preset (what "auto" gives without a GPU) the run is a few optimizer steps on a
-# few hundred images, so the model stays close to its random initialisation. The real runs use
-# the GPU presets. `colab-t4` trains ViT-Tiny/4 for 100 epochs on one T4; `cifar10-h100` trains it
-# for 300 epochs, MoCo v3's own schedule length. Where no saved run is committed, every number
-# below is a smoke number, and the real numbers wait for a GPU run.
+# The book uses the committed laptop run: the `cpu` preset, a 6-block, 96-wide ViT with 4-px
+# patches, 1,200 steps of batch 64 on the 50,000 CIFAR-10 training images, 10 minutes on 2 CPU
+# cores. Its learning rate follows a small-batch rule: MoCo v3's peak of 1.5e-4 per 256 images is
+# tuned for batch 4,096, and scaled *linearly* down to batch 64 it leaves a model that never moves
+# from its initialisation, so the laptop presets use 1e-3 · √(B / 128) with 100 warm-up steps
+# (the square-root rule for adaptive optimisers). With `prefer_saved=False` and no GPU, the
+# chapter trains at `smoke` instead: a few optimizer steps on a few hundred images, so the model
+# stays at its random initialisation. On a GPU, `colab-t4` trains for 100 epochs and
+# `cifar10-h100` for 300 epochs, MoCo v3's own schedule length.
 
 # %%
 print(f"preset {config.preset}: batch {config.batch_size}, {config.epochs} epochs, peak lr {config.peak_lr:.2e}, "
@@ -343,7 +347,7 @@ assert info["finished"] and info["step"] == info["total_steps"]
 #
 # The engine writes one JSON record per logging interval to `metrics.jsonl` in the run folder. For
 # a committed run, the log is read from next to its checkpoint
-# (`results/checkpoints/mocov3-cifar10.metrics.jsonl`). We plot the loss against the chance level
+# (`results/laptop/checkpoints/mocov3-cifar10.metrics.jsonl`). We plot the loss against the chance level
 # 2 × 2τ·log B of the run's batch, together with the mean cosine between a query and its positive
 # key. As the model learns, the loss falls below chance and the positive cosine rises towards 1. A
 # `smoke` run stays around chance: a few steps are not enough to learn anything.
@@ -444,8 +448,8 @@ display(html_table(["model", f"kNN (k = {knn_k})", "linear probe"],
 assert all(0.0 <= v <= 1.0 for r in results.values() for v in r.values())
 
 # %% [markdown]
-# **How to read the table.** After a real run (a GPU preset and its full schedule, or the committed
-# run), MoCo v3 should beat the random initialisation clearly on both measures, and by the widest
+# **How to read the table.** After a real run (the committed laptop run, or a GPU preset's full
+# schedule), MoCo v3 should beat the random initialisation on both measures, and by the widest
 # margin on kNN. The objective pulls the views of an image together and pushes different images
 # apart. Images of one class share shape and layout, so they end up as neighbours even though no
 # label was used. The cell below checks this whenever the run is a real one. At `smoke` size the
@@ -454,12 +458,42 @@ assert all(0.0 <= v <= 1.0 for r in results.values() for v in r.values())
 
 # %%
 trained_scores, random_scores = results.values()
-run_preset = PRESETS.get(run_config["preset"])  # None for a custom configuration
-real_run = run_preset is not None and run_preset.needs_cuda and run_config["epochs"] >= 100
-print(f"real run: {real_run}; kNN gain over random init {trained_scores['kNN'] - random_scores['kNN']:+.1%}, "
-      f"linear-probe gain {trained_scores['linear probe'] - random_scores['linear probe']:+.1%}")
-if real_run:
-    assert trained_scores["kNN"] > random_scores["kNN"] + 0.05, "a real MoCo v3 run must clearly beat random init"
+print(f"kNN gain over random init {trained_scores['kNN'] - random_scores['kNN']:+.1%}, "
+      f"linear-probe gain {trained_scores['linear probe'] - random_scores['linear probe']:+.1%} "
+      f"(on {len(test_y):,} test images: differences of a few points are within noise here)")
+assert all(0.0 <= v <= 1.0 for v in trained_scores.values())
+
+# %% [markdown]
+# ### The committed numbers, with their spread
+#
+# The probe sets above are small so that the page builds quickly on a CPU. `reproduce` measured the
+# committed laptop runs on 10,000 / 2,000 images, with **two seeds** of MoCo v3 and of SimMIM (the
+# chapter after this one trains SimMIM) and the random-init encoder each seed's run started from.
+# These are the headline numbers; ± is half the range of the two seeds.
+
+# %%
+evaluation_file = Path(results_dir or RESULTS_DIR) / "evaluation.json"
+if origin.startswith("saved") and evaluation_file.is_file():
+    committed = json.loads(evaluation_file.read_text())
+
+    def over_seeds(prefix):
+        runs = [v for k, v in committed["runs"].items() if k.startswith(prefix)] if prefix else \
+            list(committed["random_init"].values())
+        return {m: (sum(r[m] for r in runs) / len(runs), (max(r[m] for r in runs) - min(r[m] for r in runs)) / 2,
+                    len(runs)) for m in ("knn", "linear_probe")}
+
+    rows = {"MoCo v3": over_seeds("mocov3-"), "SimMIM": over_seeds("simmim-"), "random init": over_seeds(None)}
+    probe = committed["probe"]
+    display(html_table(["model", "seeds", "kNN (k = 20) %", "linear probe %"],
+                       [[name, str(r["knn"][2]), f"{r['knn'][0]:.1f} ± {r['knn'][1]:.1f}",
+                         f"{r['linear_probe'][0]:.1f} ± {r['linear_probe'][1]:.1f}"] for name, r in rows.items()],
+                       f"[CLS] after the final norm; {probe['num_train']:,} train / {probe['num_test']:,} test "
+                       f"CIFAR-10 images. {run_caption}"))
+    gain = {other: rows["MoCo v3"]["knn"][0] - rows[other]["knn"][0] for other in ("SimMIM", "random init")}
+    print("MoCo v3's kNN lead: " + ", ".join(f"{g:+.1f} points over {o}" for o, g in gain.items()))
+    assert all(g >= 5 for g in gain.values()), "the laptop MoCo v3 run must lead kNN by ≥ 5 points"
+else:
+    print("no committed evaluation used: the model above was trained now")
 
 # %% [markdown]
 # ## What to take away

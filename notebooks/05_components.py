@@ -44,7 +44,7 @@ if "google.colab" in sys.modules:
                     "sslvit-lite[notebooks] @ git+https://github.com/sslvit-lite/sslvit-lite"], check=True)
 
 # %% tags=["parameters"]
-data_source = "auto"  # "auto": $SSLVIT_DATA or torchvision download; "sample": the embedded 2,000 images
+data_source = "auto+sample"  # real CIFAR-10 ($SSLVIT_DATA or a download), else the embedded 2,000-image sample
 preset = "auto"  # preset for models trained now (no saved run): auto picks a GPU preset on a GPU, smoke without
 dataset = "cifar10"
 probe_train = 5000  # labelled images the probes and fine-tuning train on (the sample gives at most 1,000)

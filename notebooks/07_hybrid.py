@@ -44,7 +44,7 @@ if "google.colab" in sys.modules:
                     "sslvit-lite[notebooks] @ git+https://github.com/sslvit-lite/sslvit-lite"], check=True)
 
 # %% tags=["parameters"]
-data_source = "auto"  # "auto": $SSLVIT_DATA or torchvision download; "sample": the embedded 2,000 images
+data_source = "auto+sample"  # real CIFAR-10 ($SSLVIT_DATA or a download), else the embedded 2,000-image sample
 preset = "auto"  # preset of the sweep when no saved sweep exists: auto picks a GPU preset on a GPU, smoke without
 dataset = "cifar10"
 lambdas = [0.0, 0.2, 0.4, 0.6, 1.0]  # weights of the CL loss to train (the paper's Fig 12 points)

@@ -188,7 +188,8 @@ class Trainer:
                              f"expects {self.objective.num_views}")
 
         images, labels, self.data_source = self._load_images(images)
-        self.data = to_device(images, labels, config.img_size, self.device, config.placement, verbose=self.verbose)
+        # the data line comes with the progress bar only, so that notebooks (progress=False) stay clean
+        self.data = to_device(images, labels, config.img_size, self.device, config.placement, verbose=self.progress)
         index_device = self.device if config.placement == "device" else torch.device("cpu")  # host: gather there
         self.sampler = EpochSampler(len(self.data), config.batch_size // self.world_size, config.seed,
                                     index_device, self.rank, self.world_size)
