@@ -395,7 +395,8 @@ def trained_objective(name: str, info: dict) -> nn.Module:
 
 
 rows, fractions = [], {}
-shown = eval_view(batch.images)[0]  # (B, 3, S, S) normalised, at the training size
+run_size = runs["simmim"][1]["config"]["img_size"]  # the runs' size, which a saved run may not share with `preset`
+shown = build_recipe("eval", run_size, CIFAR10_MEAN, CIFAR10_STD)(batch.images)[0]  # (B, 3, S, S) normalised
 gray = ((0.5 - torch.tensor(CIFAR10_MEAN)) / torch.tensor(CIFAR10_STD)).view(1, 3, 1, 1)  # mid-gray, normalised
 rows.append(("input", to_rgb(shown, CIFAR10_MEAN, CIFAR10_STD)))
 for name, (_, info) in runs.items():

@@ -243,7 +243,7 @@ patch_attn = {name: [a[:, :, prefix:, prefix:] for a in blocks] for name, blocks
 distance = {name: torch.stack([mean_attention_distance(a, grid, patch_px).mean(0) for a in blocks])
             for name, blocks in patch_attn.items()}  # (L, H) per model: mean over images
 print(f"uniform attention: {ours_uniform:.2f} px on our grid, {paper_uniform:.2f} px on ViT-B/16's")
-assert abs(paper_uniform - 116.49) < 0.01, "the spec's anchor for 14×14 patches of 16 px"
+assert abs(paper_uniform - 116.49) < 0.01, "the known value for 14×14 patches of 16 px"
 assert all(bool(((d >= 0) & (d <= ours_uniform * 3)).all()) for d in distance.values())
 
 # %%

@@ -231,8 +231,8 @@ assert set(pos_embeds.values()) <= {"learn", "sincos"}
 # The paper embeds all 196 patch tokens of 18 images (6 from each of 3 classes) in 2-D with t-SNE.
 # We do the same on our grid, colouring tokens by image: shades of one colour are the images of one
 # class. "Image-level" (CL) means one tight island per image; "token-level" (MIM) means the images'
-# tokens mix. The **image-ID silhouette** turns the picture into a number (ours, suggested by the
-# spec): for each token, how much closer it is (cosine) to the tokens of its own image than to those
+# tokens mix. The **image-ID silhouette** turns the picture into a number (our measure, not the
+# paper's): for each token, how much closer it is (cosine) to the tokens of its own image than to those
 # of the nearest other image; 1 is perfect clustering by image, 0 none.
 
 # %%
@@ -282,7 +282,7 @@ assert all(-1 <= v <= 1 for s in silhouette.values() for v in s)
 # three singular directions: arrows from "before" to "after" show how attention moves each token.
 # The **unison ratio** U = ‖mean of the moves‖ / mean of ‖move‖ is 1 when all tokens move by the same
 # vector and about 1/√P for independent moves. Park et al. describe CL as moving the tokens "in
-# unison" and MIM as moving them individually; the 3-D view and U follow the spec's suggested
+# unison" and MIM as moving them individually; the 3-D view and U follow our own
 # procedure (the paper's is not public).
 #
 # One caution when reading U: attention that is the same for every query (uniform, as in an untrained
@@ -323,7 +323,7 @@ ax.set(title="effective rank per image (mean)", xlabel="depth (0 = embedding)", 
        xticks=range(depth + 1))
 ax.legend(fontsize=6)
 fig.tight_layout()
-caption(fig, *names, notes=["U, the 3-D SVD view and the effective rank are the spec's suggested operationalisations, not "
+caption(fig, *names, notes=["U, the 3-D SVD view and the effective rank are our operationalisations, not "
                             "the paper's code; the paper expects U(CL) > U(MIM) and, as a hypothesis, lower-rank CL tokens late."])
 plt.show()
 assert all(bool(((u >= 0) & (u <= 1 + 1e-6)).all()) for u in unison.values())

@@ -403,7 +403,7 @@ assert all(math.isclose(float(np.sum(r["attention_map"]["head_maps"][map_head]))
 # ## Mean attention distance per head and depth
 #
 # For every head: the expected distance in pixels between a query patch and the patches it attends to,
-# averaged over queries and images (§2b of our paper spec). Dots are heads, the line their mean. Uniform
+# averaged over queries and images (Fig 3). Dots are heads, the line their mean. Uniform
 # attention over the 14×14 grid gives 116.5 px (dotted); attending only to oneself gives 0. The paper:
 # CL heads become global in the later blocks, MIM keeps local heads at every depth. The last panel is
 # the official notebook's MoCo v3 curve [NB], read off its saved output.
@@ -434,11 +434,11 @@ assert all(0 <= d <= 16 * math.sqrt(2 * 13**2) for r in run["models"].values()
 # ## Does attention collapse? NMI and homogeneity
 #
 # The normalised mutual information between the position of a query and the positions it attends to
-# (§2c) is 0 when every query attends alike and 1 when each query has its own one-hot target. The
+# (Fig 4) is 0 when every query attends alike and 1 when each query has its own one-hot target. The
 # paper: MoCo v3's NMI falls towards 0 in the later blocks ("attention collapse into homogeneity"),
 # SimMIM's stays higher. The Jensen–Shannon divergences make the same point directly, between the rows
-# of different queries and between the mean maps of different heads (our measure, suggested by the
-# spec, not the paper's code).
+# of different queries and between the mean maps of different heads (our measure, not the paper's
+# code).
 
 # %%
 nb_nmi = reference("nmi/mocov3/nb")
@@ -462,7 +462,7 @@ assert all(-1e-6 <= v <= 1 + 1e-6 for r in run["models"].values() for key, _ in 
 # ## Fourier analysis of the tokens (Fig. 8/9)
 #
 # Each channel of the patch tokens is a 14×14 map. The relative log amplitude Δ compares its highest
-# diagonal frequency (bin 6 of the 14×14 FFT) with its mean (§2e); lower means smoother, more
+# diagonal frequency (bin 6 of the 14×14 FFT) with its mean (Fig 8); lower means smoother, more
 # low-pass. Depth 0 is the embedding, depth d the output of block d. The paper: CL tokens are low-pass
 # at every depth, MIM tokens keep high frequencies, and SimMIM's last blocks drop them like a decoder.
 # Right: the paper's curves, [NB] read off the official notebook (16 Imagenette images) and [FIG] read
@@ -549,7 +549,7 @@ assert all(-1 <= s <= 1 for r in run["models"].values() for s in r["metrics"]["s
 # ## How close to the official notebook?
 #
 # With the official MoCo v3 weights and `setting = "notebook"`, our curves should match the [NB]
-# curves within about ±10 px, ±0.05 NMI and ±0.2 log amplitude (the spec's tolerance: the references
+# curves within about ±10 px, ±0.05 NMI and ±0.2 log amplitude (our tolerance: the references
 # are read by eye, and our resampling filter differs). With the stand-ins there is nothing to compare.
 
 # %%
@@ -573,7 +573,7 @@ assert comparable == (mocov3["weights"] == "official")
 # ## The claims at this scale
 #
 # `sslvit_lite.claims` turns each claim of the paper into a check on the numbers above (the rows of the
-# spec's checklist; windows such as "blocks 9–12" scale with the depth of the model). First the
+# claims of chapter 9; windows such as "blocks 9–12" scale with the depth of the model). First the
 # paper's pair, MoCo v3 against SimMIM; then DINO against MAE, the other CL and MIM methods the paper
 # checks its findings on. Claims that need linear probes, fine-tuning, MAE's decoder or a hybrid model
 # are answered in other chapters and are left out here.

@@ -6,7 +6,7 @@ model once over the images with :func:`sslvit_lite.vit.capture` and computes all
 per block and per head; :func:`main` loads a checkpoint, writes ``metrics.json`` and the
 figures. The ``metrics`` entry has the per-model schema of :mod:`sslvit_lite.claims`.
 
-Depth conventions (paper-spec §1.3): attention metrics and the unison ratio per block 1..L;
+Depth conventions (the book's, used by every chapter): attention metrics and the unison ratio per block 1..L;
 Fourier, silhouette and effective rank per depth 0..L (embedding, then block outputs).
 """
 
@@ -32,16 +32,16 @@ from sslvit_lite.analysis.representation import effective_rank, image_silhouette
 SCHEMA = "sslvit_lite.analyze/1"
 DEFAULTS = {"arch": "vit_tiny", "img_size": 32, "patch_size": 4}
 CONVENTIONS = {
-    "attention_distance": "blocks 1..L, [per head], pixels of the model input, CLS dropped (spec §2b)",
-    "nmi": "blocks 1..L, [per head], CLS dropped (spec §2c)",
+    "attention_distance": "blocks 1..L, [per head], pixels of the model input, CLS dropped (Fig 3)",
+    "nmi": "blocks 1..L, [per head], CLS dropped (Fig 4)",
     "attention_entropy": "blocks 1..L, [per head], mean row entropy / log P (1 = uniform, 0 = one-hot)",
-    "query_jsd": "blocks 1..L, [per head], bits, mean pairwise JSD between query rows (§2a, suggested)",
-    "head_jsd": "blocks 1..L, bits, mean pairwise JSD between heads' mean maps (§2a, suggested)",
-    "fourier_delta": "depths 0..L (embedding, block outputs), Δ log amplitude at the last diagonal bin (§2e)",
-    "fourier_curves": "depths 0..L, Δ(k) for k = 0..K-1 along the half diagonal (§2e)",
-    "silhouette": "depths 0..L, image-ID silhouette of patch tokens, cosine (§2d, suggested)",
-    "effective_rank": "depths 0..L, mean over images of exp(entropy of σ/Σσ) of patch tokens (§2f, suggested)",
-    "unison": "blocks 1..L, mean over images, block input → after attention (§2f, suggested)",
+    "query_jsd": "blocks 1..L, [per head], bits, mean pairwise JSD between query rows (Fig 2, ours)",
+    "head_jsd": "blocks 1..L, bits, mean pairwise JSD between heads' mean maps (Fig 2, ours)",
+    "fourier_delta": "depths 0..L (embedding, block outputs), Δ log amplitude at the last diagonal bin (Fig 8)",
+    "fourier_curves": "depths 0..L, Δ(k) for k = 0..K-1 along the half diagonal (Fig 8)",
+    "silhouette": "depths 0..L, image-ID silhouette of patch tokens, cosine (Fig E.2, ours)",
+    "effective_rank": "depths 0..L, mean over images of exp(entropy of σ/Σσ) of patch tokens (Sec. 3, ours)",
+    "unison": "blocks 1..L, mean over images, block input → after attention (Sec. 3, ours)",
 }
 
 

@@ -1,6 +1,6 @@
 """Batch augmentations on the training device, with random parameters drawn per sample.
 
-Each objective of Park et al. (ICLR 2023) trains on its upstream recipe (paper-spec §4):
+Each objective of Park et al. (ICLR 2023) trains on its upstream recipe (the official MoCo v3, SimMIM and MAE code):
 
 - ``mocov3``: BYOL's asymmetric pair. RandomResizedCrop scale (0.08, 1), colour jitter
   (0.4, 0.4, 0.2, 0.1) with p 0.8, grayscale p 0.2, Gaussian blur σ ∈ [0.1, 2] with p 1.0 / 0.1,
@@ -54,7 +54,7 @@ This module is as fast or faster, adds no dependency to install on Colab (kornia
 requirements.txt and need not be), draws the jitter order per sample as torchvision does (kornia's
 ``ColorJitter`` draws one order per call for the whole batch), and never synchronises with the host.
 GPU numbers are pending (no GPU was lent to the task that measured this); the design anchor is
-about 250,000 images/s for two views on an H100 (design.md).
+about 250,000 images/s for two views on an H100 (bench/throughput.py measures it).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The paper's claims as executable checks (paper-spec §5, 19 rows).
+"""The paper's claims as executable checks (19 rows, scored in chapter 9 of the book).
 
 Each claim of Park et al. (ICLR 2023) becomes a function of a *results* dict and returns a
 :class:`ClaimResult` whose ``status`` is one of :data:`STATUSES`. CL is the model under
@@ -52,8 +52,8 @@ The per-model dicts are exactly the ``"metrics"`` written by ``python -m sslvit_
 
 Depth windows. The paper's statements refer to ViT-B's 12 blocks ("blocks 9–12"); for a
 model with L blocks the window starts at block ceil(first · L / 12), e.g. blocks 5–6 of 6.
-"At most blocks" statements hold when ≥ 3/4 of the window agrees (the spec's "≥ 3 of blocks
-9–12"); the Fourier ordering needs ≥ 10/12 of depths 1..L as the spec suggests.
+"At most blocks" statements hold when ≥ 3/4 of the window agrees ("≥ 3 of blocks
+9–12"); the Fourier ordering needs ≥ 10/12 of depths 1..L.
 """
 
 from __future__ import annotations
@@ -497,7 +497,7 @@ def _c19_unison(r):
 
 @dataclass(frozen=True)
 class Claim:
-    """A row of paper-spec §5: the claim, how we measure it, and what the paper expects."""
+    """One claim of the paper: the claim, how we measure it, and what the paper expects."""
 
     id: int
     claim: str
@@ -522,7 +522,7 @@ CLAIMS: tuple[Claim, ...] = (
           "NMI profile over depth", "MoCo peaks early (≈0.32, block 3), decays to ≈0.01; MIM does not", "≈Fig 4/5", _c4_collapse_grows,
           (("cl", "attention_entropy"), ("cl", "nmi"), ("mim", "nmi"))),
     Claim(5, "CL maps are the same for different queries and heads",
-          "mean pairwise JSD between query rows (and heads) [SUGGESTED]", "JSD(CL) < JSD(MIM) in later blocks", "Fig 2", _c5_homogeneity,
+          "mean pairwise JSD between query rows (and heads) [ours]", "JSD(CL) < JSD(MIM) in later blocks", "Fig 2", _c5_homogeneity,
           (("cl", "attention_entropy"), ("mim", "query_jsd"))),
     Claim(6, "CL uses low frequencies, MIM high frequencies",
           "Δ log amplitude at the last bin, depths 1..L", "Δ(CL) < Δ(MIM); gap ≈ 1.0 at depths 1–3", "Fig 8/9", _c6_low_frequency,
@@ -531,7 +531,7 @@ CLAIMS: tuple[Claim, ...] = (
           "Δ(L) − Δ(L−1) for MIM", "negative, ≈ −0.2", "Fig 8/9, 11", _c7_mim_decoder_layers,
           (("mim", "fourier_delta"), ("cl", "fourier_delta"))),
     Claim(8, "CL tokens cluster per image, MIM tokens intermingle",
-          "image-ID silhouette of tokens [SUGGESTED], later depths", "silhouette(CL) > silhouette(MIM)", "Fig E.2", _c8_image_clusters,
+          "image-ID silhouette of tokens [ours], later depths", "silhouette(CL) > silhouette(MIM)", "Fig E.2", _c8_image_clusters,
           (("cl", "silhouette"), ("mim", "silhouette"))),
     Claim(9, "CL is linearly separable at image level",
           "linear probe, last block", "LP(CL) > LP(MIM): 76.7 vs ≈45 (last) / 56.7 (best)", "Fig 1, 10", _c9_linear_probe,
@@ -558,13 +558,13 @@ CLAIMS: tuple[Claim, ...] = (
            "NMI and Δ log amplitude per depth for the hybrid", "late NMI drops; Δ higher early, lower late", "Fig 12", _c16_hybrid_layers,
           (("hybrid", "nmi"), ("hybrid", "fourier_delta"))),
     Claim(17, "CL is more shape-biased (derived from frequency)",
-           "cue-conflict shape bias [SUGGESTED, our set]", "shape bias(CL) > shape bias(MIM); not verified in the paper", "abstract", _c17_shape_bias,
+           "cue-conflict shape bias [ours, our set]", "shape bias(CL) > shape bias(MIM); not verified in the paper", "abstract", _c17_shape_bias,
           (("cl", "shape_bias"), ("mim", "shape_bias"))),
     Claim(18, "CL is robust to high-frequency perturbations",
-           "Δacc under band-limited noise [SUGGESTED]", "Δacc at high f: CL less negative than MIM; not verified", "README", _c18_noise,
+           "Δacc under band-limited noise [ours]", "Δacc at high f: CL less negative than MIM; not verified", "README", _c18_noise,
           (("cl", "noise_accuracy"), ("mim", "noise_accuracy"))),
     Claim(19, "CL transforms tokens in unison, MIM individually",
-           "unison ratio per block [SUGGESTED]", "U(CL) > U(MIM), especially late", "Sec. 3 SVD figure", _c19_unison,
+           "unison ratio per block [ours]", "U(CL) > U(MIM), especially late", "Sec. 3 SVD figure", _c19_unison,
           (("cl", "unison"), ("mim", "unison"))),
 )
 
@@ -615,7 +615,7 @@ def evaluate(claim: Claim, results: dict) -> ClaimResult:
 
 
 def scoreboard(results: dict) -> list[ClaimResult]:
-    """All 19 claims of paper-spec §5 checked against ``results`` (schema in the module doc)."""
+    """All 19 claims checked against ``results`` (schema in the module doc)."""
     if not isinstance(results, dict):
         raise ValueError(f"results must be a dict (see sslvit_lite.claims), got {type(results).__name__}")
     unknown_roles = set(results.get("roles", {})) - set(DEFAULT_ROLES)

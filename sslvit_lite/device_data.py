@@ -1,7 +1,7 @@
 """A dataset held on the training device as uint8, and an on-device epoch sampler.
 
 Why: a ViT-Tiny step on CIFAR-10 is so cheap that a CPU DataLoader with two augmented views
-caps MoCo v3 at about a fifth of what an H100 can do (design.md, speed anchors). So the whole
+caps MoCo v3 at about a fifth of what an H100 can do (measured: see bench/throughput.py). So the whole
 training set lives on the GPU as uint8 (CIFAR-10 at 32 px: 150 MB), resized to the training
 resolution once when it is placed there; batches are gathered by index and augmented on the GPU
 (:mod:`sslvit_lite.augment`). The sampler draws one permutation per epoch and yields index batches;

@@ -1,6 +1,6 @@
 """Small display helpers that several chapter notebooks share.
 
-The book's rule "honest results" (design.md) asks every table and figure to say where its numbers
+The book's rule of honest results asks every table and figure to say where its numbers
 came from; these helpers give the chapters one way of doing that, so that a caption or a table
 looks the same in every chapter and the notebooks keep only the code that teaches something:
 

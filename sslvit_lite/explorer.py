@@ -2,7 +2,7 @@
 
 Pick an image, a query patch, a block and a head, and see where that query attends in each
 model, side by side (CL next to MIM). The maps are those of the paper's Fig. 2 and of its
-official notebook (paper-spec §2a): the prefix (CLS) rows and columns are dropped, each row is
+official notebook (Fig 2): the prefix (CLS) rows and columns are dropped, each row is
 renormalised, and the query's row is shown on the patch grid with the ``plasma`` colormap.
 
 The data side (:meth:`AttentionExplorer.attention_map`, :meth:`AttentionExplorer.figure`) is

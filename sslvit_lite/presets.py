@@ -1,7 +1,7 @@
 """Named training presets and the run configuration they resolve to.
 
 A :class:`Preset` fixes the model, data size, schedule and precision for one kind of machine;
-``per_objective`` adapts it to each objective's upstream optimiser recipe (paper-spec §4):
+``per_objective`` adapts it to each objective's upstream optimiser recipe (the official MoCo v3, SimMIM and MAE code):
 
 ==========  =================  =====  ===========  ==========  ==============
 objective   base lr (per 256)  wd     betas        warm-up     clip

@@ -3,8 +3,8 @@
 Park et al. (ICLR 2023) analyse two public ViT-B/16 checkpoints trained on ImageNet-1K:
 MoCo v3 (contrastive learning, CL) and SimMIM (masked image modelling, MIM); the paper also
 checks MAE and DINO. This module maps each official file onto a timm model built with
-``pretrained=False`` (paper spec §3), so that :func:`sslvit_lite.vit.capture` records the same
-attention probabilities and token states as the official code's forward (§1.1):
+``pretrained=False`` (as the paper's analysis code does), so that :func:`sslvit_lite.vit.capture` records the same
+attention probabilities and token states as the official code's forward (the official code):
 
 =================  ==========================  =============================================
 name               timm model                  official key layout

@@ -1,8 +1,8 @@
 """Evaluation of a (self-supervised) ViT: frozen features per block, kNN, linear probe, fine-tuning.
 
 Park et al. (ICLR 2023) compare CL and MIM by linear probing (LP) the last block (Fig 1), every
-block (Fig 10, paper-spec §2g) and by fine-tuning (FT, Fig 1, Fig 12). The paper's probe recipe is
-not published; we follow the upstream ones (paper-spec §2g):
+block (Fig 10) and by fine-tuning (FT, Fig 1, Fig 12). The paper's probe recipe is
+not published; we follow the upstream ones:
 
 - **labelled images** (:func:`evaluation_split`): disjoint train / test sets for every probe of
   the book (chapters 01, 02, 05 and the hybrid sweep), so that all of them split data alike.

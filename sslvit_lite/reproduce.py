@@ -8,7 +8,7 @@
 2. **export**: slim fp16 checkpoints of the final models, with their loss logs, under ``OUT/checkpoints``;
 3. **evaluate**: kNN and linear probe on the CLS token, per seed, against random-init encoders of the
    same architecture (one per seed), and per-block probes (Park et al., ICLR 2023, Fig 10);
-4. **analyze**: every analysis of §2-§4 of the paper on each model and on the random-init encoder;
+4. **analyze**: every analysis of Sec. 2–4 of the paper on each model and on the random-init encoder;
 5. **emergence**: attention distance, NMI and entropy per block at every snapshot (how locality
    appears in MIM and collapses in CL during training);
 6. **sweep**: the hybrid's λ sweep (Fig 12), the endpoints taken from the SimMIM and MoCo v3 runs when

@@ -2,10 +2,10 @@
 
 Park et al. (ICLR 2023) evaluate their models in two sweeps that this module runs end to end:
 
-- **over blocks** (Fig 10, paper-spec §2g): a kNN classifier and a linear probe on the frozen
+- **over blocks** (Fig 10): a kNN classifier and a linear probe on the frozen
   features of every block, pooled by the CLS token or by the mean of the patch tokens
   (:func:`block_probes`);
-- **over λ** (Fig 12, §2i): the hybrid L = (1 − λ)·L_SimMIM + λ·L_MoCo is pre-trained for several
+- **over λ** (Fig 12): the hybrid L = (1 − λ)·L_SimMIM + λ·L_MoCo is pre-trained for several
   λ (:func:`train_point`, the engine's ``pretrain("hybrid", hparams={"lam": λ})``); each backbone is
   probed and optionally fine-tuned on its last block (:func:`evaluate_backbone`) and analysed per
   depth (NMI, Fourier Δ, attention distance, :func:`sslvit_lite.analyze.compute_metrics`).

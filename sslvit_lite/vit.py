@@ -1,6 +1,6 @@
 """Build timm ViTs for small images and look inside them.
 
-The paper's analyses (Park et al., ICLR 2023, §1.1 of our spec) need, for every block, the
+The paper's analyses (Park et al., ICLR 2023) need, for every block, the
 post-softmax attention probabilities and the token states. The official code re-implements
 the ViT to return them; we keep timm's model untouched and record them with hooks instead:
 

@@ -1,4 +1,4 @@
-"""Attention metrics (paper-spec §2a–c): analytic anchors, loop references, invariances."""
+"""Attention metrics (Sec. 2, Fig 2–4): analytic anchors, loop references, invariances."""
 
 import math
 

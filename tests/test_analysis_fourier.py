@@ -1,4 +1,4 @@
-"""Fourier analysis of tokens (paper-spec §2e): analytic anchors and a loop DFT reference."""
+"""Fourier analysis of tokens (Fig 8): analytic anchors and a loop DFT reference."""
 
 import cmath
 import math

@@ -1,4 +1,4 @@
-"""Representation analyses (paper-spec §2d, §2f): silhouette, unison, spectra, t-SNE."""
+"""Representation analyses (Sec. 3): silhouette, unison, spectra, t-SNE."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Band-limited noise and the cue-conflict set (ours, not the paper's; paper-spec §2h)."""
+"""Band-limited noise and the cue-conflict set (ours, not the paper's)."""
 
 import math
 

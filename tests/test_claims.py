@@ -1,4 +1,4 @@
-"""Claims as executable checks (paper-spec §5): each holds, fails and goes unmeasured on cue."""
+"""Claims as executable checks (chapter 9): each holds, fails and goes unmeasured on cue."""
 
 import copy
 import json

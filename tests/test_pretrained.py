@@ -1,8 +1,8 @@
 """Official checkpoints → timm models, tested offline on stand-in files in each official key layout.
 
-The stand-ins are built here from the key names and shapes of the official encoders (paper spec
-§3), not from timm, and a reference forward written from the official code (MoCo v3 / SimMIM
-ViTs, spec §1.1) checks the converted timm models: outputs, token states and attention
+The stand-ins are built here from the key names and shapes of the official encoders, not from
+timm, and a reference forward written from the official code (MoCo v3 / SimMIM
+ViTs) checks the converted timm models: outputs, token states and attention
 probabilities (with SimMIM's shared relative position bias) as ``capture`` records them.
 """
 

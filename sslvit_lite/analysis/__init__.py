@@ -1,4 +1,4 @@
-"""The paper's analyses as pure functions on tensors (Park et al., ICLR 2023; paper-spec §2).
+"""The paper's analyses as pure functions on tensors (Park et al., ICLR 2023, Sec. 2–4).
 
 - :mod:`.attention`: attention maps, mean attention distance, NMI, query/head homogeneity.
 - :mod:`.fourier`: relative log amplitude of token maps per depth.

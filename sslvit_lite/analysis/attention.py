@@ -1,4 +1,4 @@
-"""How do self-attentions behave? (Park et al., ICLR 2023, Sec. 2; paper-spec §2a–c).
+"""How do self-attentions behave? (Park et al., ICLR 2023, Sec. 2, Fig 2–4).
 
 Pure functions on post-softmax attention probabilities as recorded by
 :func:`sslvit_lite.vit.capture`: ``attn`` is (B, H, N, N) with the prefix tokens (CLS, and
@@ -8,12 +8,12 @@ with P = R·C patches in row-major order (patch q sits at row q // C, column q %
 Every metric drops the prefix tokens and renormalises the rows, as the official code
 (naver-ai/cl-vs-mim) does, each with its own epsilon:
 
-- mean attention distance (§2b): eps 1e-32, distance in pixels;
-- normalised mutual information between query and key positions (§2c): eps 1e-8, natural log;
-- homogeneity (§2a, [SUGGESTED] by the spec, not the paper's code): mean pairwise
+- mean attention distance (Fig 3): eps 1e-32, distance in pixels;
+- normalised mutual information between query and key positions (Fig 4): eps 1e-8, natural log;
+- homogeneity (Fig 2; ours, not the paper's code): mean pairwise
   Jensen–Shannon divergence between query rows, and between heads' mean maps, in bits.
 
-Depth convention (§1.3): attention metrics are reported per block, "depth" 1..L.
+Depth convention (the book's depth convention): attention metrics are reported per block, "depth" 1..L.
 All functions work on CPU and CUDA, are batched and vectorised over tokens, and compute in
 at least float32 (half-precision inputs are upcast: 1e-32 underflows in float16).
 """
@@ -77,7 +77,7 @@ def drop_prefix(attn: torch.Tensor, num_prefix: int = 1, eps: float = 0.0) -> to
 def patch_distances(grid: tuple[int, int], patch_size_px: float = 1.0, device=None, dtype=torch.float32) -> torch.Tensor:
     """Euclidean distance between patch centres, in pixels: (P, P) with P = rows·cols.
 
-    d(q, k) = patch_size_px · ‖(r_q − r_k, c_q − c_k)‖₂, r = q // cols, c = q % cols (§2b).
+    d(q, k) = patch_size_px · ‖(r_q − r_k, c_q − c_k)‖₂, r = q // cols, c = q % cols (Fig 3).
     """
     rows, cols = (int(g) for g in grid)
     if rows <= 0 or cols <= 0:
@@ -95,7 +95,7 @@ def mean_attention_distance(
     patch_size_px: float,
     eps: float = DISTANCE_EPS,
 ) -> torch.Tensor:
-    """Mean attention distance in pixels per image and head (§2b, official code).
+    """Mean attention distance in pixels per image and head (Fig 3, official code).
 
     D_{b,h} = (1/P) Σ_q Σ_k Ã[b,h,q,k] · d(q,k), with Ã = rows of ``attn_patches + eps``
     renormalised, and d the patch-centre distance in pixels. Uniform attention on a 14×14
@@ -113,7 +113,7 @@ def mean_attention_distance(
 
 
 def attention_nmi(attn_patches: torch.Tensor, eps: float = NMI_EPS) -> torch.Tensor:
-    """Normalised mutual information between query and key positions (§2c, official code).
+    """Normalised mutual information between query and key positions (Fig 4, official code).
 
     With p(k|q) = rows of ``attn_patches + eps`` renormalised, p(q) = 1/P uniform and
     p(k) = Σ_q p(q) p(k|q): I = Σ_q Σ_k p(q) p(k|q) log(p(k|q) / p(k)) (natural log) and
@@ -172,7 +172,7 @@ def query_map(
     num_prefix: int = 1,
     eps: float = 0.0,
 ) -> torch.Tensor:
-    """Attention map of one query patch over the patch grid (§2a, the Fig. 2 visualisation).
+    """Attention map of one query patch over the patch grid (Fig 2, the Fig. 2 visualisation).
 
     Drops the prefix rows/columns, renormalises the rows, takes the row of patch
     ``query_index`` (row-major, see :func:`patch_index`) and reshapes it to the grid.
@@ -216,11 +216,11 @@ def mean_pairwise_jsd(dists: torch.Tensor) -> torch.Tensor:
 
 
 def query_jsd(attn_patches: torch.Tensor, eps: float = JSD_EPS) -> torch.Tensor:
-    """Homogeneity across queries: mean pairwise JSD between query rows (§2a, [SUGGESTED]).
+    """Homogeneity across queries: mean pairwise JSD between query rows (Fig 2, ours).
 
     Low values mean all queries attend alike ("attention collapse", expected for CL in
     later blocks); identity attention gives 1 bit (distinct one-hot rows), uniform gives 0.
-    Not from the paper's code: the spec's operationalisation of the Fig. 2 observation.
+    Not from the paper's code: our operationalisation of the Fig. 2 observation.
 
     attn_patches: (B, H, P, P), rows renormalised after adding ``eps``. Returns (B, H).
     """
@@ -229,7 +229,7 @@ def query_jsd(attn_patches: torch.Tensor, eps: float = JSD_EPS) -> torch.Tensor:
 
 
 def head_jsd(attn_patches: torch.Tensor, eps: float = JSD_EPS) -> torch.Tensor:
-    """Homogeneity across heads: mean pairwise JSD between the heads' mean maps (§2a, [SUGGESTED]).
+    """Homogeneity across heads: mean pairwise JSD between the heads' mean maps (Fig 2, ours).
 
     Each head's mean map is its attention averaged over queries, a distribution over keys.
     Low values mean all heads look at the same places. Not from the paper's code.

@@ -1,4 +1,4 @@
-"""Fourier analysis of token representations (Park et al., ICLR 2023; paper-spec §2e).
+"""Fourier analysis of token representations (Park et al., ICLR 2023, Sec. 3, Fig 8).
 
 The official code (naver-ai/cl-vs-mim, identical to "How Do ViTs Work?") treats each
 channel of the patch tokens as a 2-D feature map and asks how much amplitude sits at high
@@ -15,7 +15,7 @@ The "high-frequency" value the paper plots per depth is Δ at the last bin: k = 
 14×14 grid of ViT-B/16 at 224 px (6/14 cycles per token; the Nyquist bin (7, 7) is not on
 the rolled half diagonal), and k = 3 on the 8×8 grid of a CIFAR ViT (32 px, patch 4).
 
-Depth convention (§1.3): Fourier depths 0..L are the embedding and the block outputs,
+Depth convention (the book's depth convention): Fourier depths 0..L are the embedding and the block outputs,
 ``zs[0::2]`` (:func:`block_outputs`); the mid-block states are not plotted.
 
 Sanity anchors. Spatially constant tokens give Δ(k ≥ 1) = log(1e-6) − mean log|DC|, very
@@ -73,7 +73,7 @@ def mean_log_amplitude(tokens: torch.Tensor, num_prefix: int, grid: tuple[int, i
 
 
 def fourier_log_amplitude(tokens: torch.Tensor, num_prefix: int, grid: tuple[int, int]) -> torch.Tensor:
-    """Relative log amplitude along the half diagonal, Δ(k) for k = 0 .. R − R//2 − 1 (§2e).
+    """Relative log amplitude along the half diagonal, Δ(k) for k = 0 .. R − R//2 − 1 (Fig 8).
 
     tokens: (B, N, C) token states (prefix tokens first); grid: (R, R), square.
     Returns (K,) with K = R − R//2 (7 for R = 14, 4 for R = 8); Δ(0) = 0 by construction.
@@ -97,7 +97,7 @@ def diagonal_profile(log_amplitude_map: torch.Tensor) -> torch.Tensor:
 
 
 def high_frequency_delta(tokens: torch.Tensor, num_prefix: int, grid: tuple[int, int]) -> torch.Tensor:
-    """Δ at the highest bin of the half diagonal, the value the paper plots per depth (§2e step 6).
+    """Δ at the highest bin of the half diagonal, the value the paper plots per depth (Fig 8).
 
     That is k = 6 on a 14×14 grid (ViT-B/16, 224 px) and k = 3 on an 8×8 grid (CIFAR,
     32 px, patch 4). More negative = more low-pass. Returns a 0-dim tensor.
@@ -106,7 +106,7 @@ def high_frequency_delta(tokens: torch.Tensor, num_prefix: int, grid: tuple[int,
 
 
 def block_outputs(zs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Depth 0..L states from the official ``zs`` layout ``[embedding, b1 mid, b1 out, ...]`` (§1.3).
+    """Depth 0..L states from the official ``zs`` layout ``[embedding, b1 mid, b1 out, ...]`` (the book's depth convention).
 
     Depth 0 is the embedding and depth d the output of block d, i.e. ``zs[0::2]``.
     """

@@ -1,6 +1,6 @@
-"""The paper's reference values, to draw next to ours (from paper-spec.md).
+"""The paper's reference values, to draw next to ours (read off its figures and the official notebooks).
 
-Every value carries its tag and source, as in the spec:
+Every value carries its tag and source:
 
 - **[NB]** read by eye off the output images saved in the official notebooks
   (naver-ai/cl-vs-mim; MoCo v3 only, 1/64 of Imagenette-160 val; ±1 px, ±0.01 NMI,
@@ -11,7 +11,7 @@ Every value carries its tag and source, as in the spec:
 All models are ViT-B/16 at 224 px (14×14 patches, 16 px each) pre-trained on ImageNet-1K
 unless stated: CL = MoCo v3, MIM = SimMIM. Our CIFAR ViTs (8×8 patches of 4 px) are not
 expected to match the absolute values, only the shapes and orderings of the curves.
-Depths follow paper-spec §1.3: attention metrics and linear probes per block 1..12,
+Depths follow the book's convention: attention metrics and linear probes per block 1..12,
 Fourier per depth 0..12 (embedding, then block outputs).
 """
 

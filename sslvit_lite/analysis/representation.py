@@ -1,12 +1,12 @@
-"""How are representations transformed? (Park et al., ICLR 2023; paper-spec §2d, §2f).
+"""How are representations transformed? (Park et al., ICLR 2023, Sec. 3).
 
-- Token t-SNE (§2d, Fig. E.2): CL tokens form one tight cluster per image ("image-level"),
+- Token t-SNE (Fig E.2, Fig. E.2): CL tokens form one tight cluster per image ("image-level"),
   MIM tokens of different images intermingle ("token-level"). The official notebook runs
   sklearn ``TSNE(perplexity=20, learning_rate='auto', init='random')`` on the patch tokens
   (CLS dropped) of ``zs[depth]``, unseeded; we seed it.
-- :func:`image_silhouette` [SUGGESTED by the spec, not the paper]: the silhouette score of
+- :func:`image_silhouette` [ours, not the paper's]: the silhouette score of
   the tokens with their image ID as the cluster label, a number for the t-SNE picture.
-- Representation transformation (§2f, [SUGGESTED]: the paper's exact procedure is not
+- Representation transformation (Sec. 3, ours: the paper's exact procedure is not
   public): how one attention sub-layer moves the tokens of one image.
   :func:`unison_ratio` U = ‖mean_i Δ_i‖ / mean_i ‖Δ_i‖ (1: all tokens translate together,
   expected for CL; → 0: individual moves, expected for MIM); :func:`svd_projection_3d` for
@@ -43,7 +43,7 @@ def _tokens_2d(tokens: torch.Tensor) -> torch.Tensor:
 
 
 def token_tsne(tokens: torch.Tensor, perplexity: float = 20.0, seed: int = 0, max_iter: int = 1000) -> np.ndarray:
-    """2-D t-SNE embedding of tokens, as in the official notebook but seeded (§2d).
+    """2-D t-SNE embedding of tokens, as in the official notebook but seeded (Fig E.2).
 
     tokens: (B, P, C) (flattened image-major, so rows b·P .. b·P + P − 1 belong to image b)
     or (M, C). ``perplexity`` is lowered to (M − 1)/3 when there are too few points (sklearn
@@ -73,7 +73,7 @@ def image_silhouette(
     sample_size: int | None = None,
     seed: int = 0,
 ) -> float:
-    """Silhouette score of patch tokens labelled by image ID (§2d, [SUGGESTED] by the spec).
+    """Silhouette score of patch tokens labelled by image ID (Fig E.2; ours, not the paper's code).
 
     Near 1: tokens cluster per image (CL, "image-level"); near 0 or below: tokens of
     different images intermingle (MIM, "token-level").
@@ -92,7 +92,7 @@ def image_silhouette(
 
 
 def unison_ratio(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
-    """How much the tokens of one image move together: U = ‖mean_i Δ_i‖ / mean_i ‖Δ_i‖ (§2f).
+    """How much the tokens of one image move together: U = ‖mean_i Δ_i‖ / mean_i ‖Δ_i‖ (Sec. 3).
 
     Δ_i = after_i − before_i. U = 1 when every token moves by the same vector, U ≈ 1/√P
     for P independent random moves, U = 0 when nothing moves (guarded 0/0).
@@ -107,7 +107,7 @@ def unison_ratio(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
 
 
 def singular_spectrum(tokens: torch.Tensor, center: bool = False) -> torch.Tensor:
-    """Normalised singular values σ_j / Σσ of a token matrix, descending (§2f, [SUGGESTED]).
+    """Normalised singular values σ_j / Σσ of a token matrix, descending (Sec. 3, ours).
 
     tokens: (P, C) → (min(P, C),), or (B, P, C) → (B, min(P, C)) per image. With
     ``center=True`` the per-image mean token is subtracted first (then the common
@@ -142,7 +142,7 @@ class Projection3D(NamedTuple):
 
 
 def svd_projection_3d(before: torch.Tensor, after: torch.Tensor) -> Projection3D:
-    """Project tokens of one image before/after a layer onto shared top-3 right singular vectors (§2f).
+    """Project tokens of one image before/after a layer onto shared top-3 right singular vectors (Sec. 3).
 
     Both sets are centred with their common mean, stacked to (2P, C), and decomposed by SVD;
     arrows from ``before[i]`` to ``after[i]`` then show how the layer moves each token.

@@ -1,8 +1,8 @@
-"""Shape vs texture and robustness to frequency-band noise (paper-spec §2h, claims 17–18).
+"""Shape vs texture and robustness to frequency-band noise (claims 17–18, ours: the paper only argues them).
 
 **These tests are ours, not the paper's.** The paper argues "CL is shape-biased, MIM is
 texture-biased" from its Fourier analysis; whether it ran noise-robustness or cue-conflict
-experiments, and with which numbers, is not known (spec: [NOT FOUND]). We provide:
+experiments, and with which numbers, is not known (we found no published code or numbers). We provide:
 
 - Band-limited noise after the authors' earlier work ("How Do ViTs Work?", HDVW,
   ``ops/adversarial.py``, [EXT]): ε·sign(N(0, 1)) per pixel, band-pass filtered in the 2-D

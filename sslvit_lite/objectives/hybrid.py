@@ -1,7 +1,7 @@
-"""The CL + MIM hybrid of Park et al. (ICLR 2023, §5 / Fig 12): L = (1 − λ)·L_SimMIM + λ·L_MoCo.
+"""The CL + MIM hybrid of Park et al. (ICLR 2023, Fig 12): L = (1 − λ)·L_SimMIM + λ·L_MoCo.
 
 The paper's "simplest combination" of the two families, as the authors describe it in
-naver-ai/cl-vs-mim#4 (paper-spec §2i): **one shared ViT backbone**, plus
+naver-ai/cl-vs-mim#4 (Sec. 5, Fig 12 of the paper): **one shared ViT backbone**, plus
 
 - the SimMIM parts (``mask_token`` + linear decoder, :class:`~.simmim.SimMIMBranch`) with the
   SimMIM loss on a block-masked view x1;

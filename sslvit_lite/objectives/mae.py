@@ -2,7 +2,7 @@
 
 Park et al. (ICLR 2023, Fig 11) use MAE to argue that an explicit decoder takes over the low-pass
 "decoder" role that SimMIM's last encoder blocks play. This module follows the official
-``models_mae.py`` (paper-spec §4):
+``models_mae.py`` (facebookresearch/mae):
 
 - **random per-token masking** with an exact count (:func:`~.masking.token_shuffle`): a
   per-sample shuffle keeps L − ⌈L·ratio⌉ tokens; ``ids_restore`` undoes it;

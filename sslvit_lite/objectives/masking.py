@@ -1,4 +1,4 @@
-"""Random masks for masked image modeling (paper-spec §4): SimMIM block masks and MAE token shuffles.
+"""Random masks for masked image modeling (the official SimMIM and MAE code): SimMIM block masks and MAE token shuffles.
 
 Both draw an *exact* number of masked units per image (not a Bernoulli draw), as the official code does:
 

@@ -1,7 +1,7 @@
 """MoCo v3, the contrastive-learning (CL) objective of the paper (Chen, Xie & He, ICCV 2021).
 
 Park et al. (ICLR 2023) use MoCo v3 ViT-B/16 as *the* CL model; this module follows the official
-``moco/builder.py`` (paper-spec §4):
+``moco/builder.py`` (facebookresearch/moco-v3):
 
 - a base encoder (the ViT ``backbone``) + a 3-layer **projector**, and a **momentum encoder**
   (deep copies of both, ``requires_grad=False``) updated as θk ← m·θk + (1 − m)·θq;

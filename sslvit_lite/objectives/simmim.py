@@ -1,7 +1,7 @@
 """SimMIM, the masked-image-modeling (MIM) objective of the paper (Xie et al., CVPR 2022).
 
 Park et al. (ICLR 2023) use SimMIM ViT-B/16 as *the* MIM model; this module follows the official
-``models/simmim.py`` and ``data/data_simmim.py`` (paper-spec §4):
+``models/simmim.py`` and ``data/data_simmim.py`` (microsoft/SimMIM):
 
 - **block-wise random masking**: the image is cut into mask patches of ``mask_patch_size`` px and
   exactly ⌈M·ratio⌉ of the M mask patches are masked (:func:`~.masking.block_mask`);
