@@ -92,7 +92,8 @@ def load_vit_from_checkpoint(
     try:
         blob = torch.load(file, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise CheckpointError(f"{file} cannot be loaded as a weights-only checkpoint ({err})") from err
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"{file} cannot be loaded: it is corrupt, truncated or not a checkpoint ({first})") from err
     if not isinstance(blob, dict):
         raise CheckpointError(f"{file} holds a {type(blob).__name__}, not a state dict or checkpoint dict")
     config = blob.get("config") if isinstance(blob.get("config"), dict) else {}
@@ -385,12 +386,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sslvit_lite.provenance import provenance, provenance_caption
     from sslvit_lite.train import dataset_stats
 
-    args = build_parser().parse_args(argv)
+    from sslvit_lite.checkpoint import CheckpointError
+    from sslvit_lite.data import DatasetUnavailableError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     sizes = {k: v for k, v in (("depth", args.depth), ("embed_dim", args.embed_dim), ("num_heads", args.num_heads))
              if v is not None}
-    model, ckpt = load_vit_from_checkpoint(args.checkpoint, args.arch, args.img_size, args.patch_size, sizes)
-    data = load_dataset(args.dataset, args.split, source=args.data_source, root=args.data_root)
+    try:  # bad input: one line naming the file and what is wrong, exit status 2 (like `train`)
+        model, ckpt = load_vit_from_checkpoint(args.checkpoint, args.arch, args.img_size, args.patch_size, sizes)
+        data = load_dataset(args.dataset, args.split, source=args.data_source, root=args.data_root)
+    except (CheckpointError, DatasetUnavailableError, ValueError) as err:
+        parser.exit(2, f"{parser.prog}: error: {str(err).splitlines()[0]}\n")
     mean, std = dataset_stats(args.dataset)
     result = compute_metrics(model, data.images, mean, std, batch_size=args.batch_size, device=device,
                              seed=args.seed, num_images=args.num_images,

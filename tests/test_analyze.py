@@ -176,3 +176,23 @@ def test_cli_resizes_the_arch_for_a_plain_state_dict_of_a_smaller_vit(tmp_path):
     assert main(base + ["--out", str(tmp_path / "ok"), "--depth", "2", "--embed-dim", "32", "--num-heads", "2"]) == 0
     record = json.loads((tmp_path / "ok" / "metrics.json").read_text())
     assert record["info"]["num_blocks"] == 2 and record["info"]["num_heads"] == 2
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no checkpoint at"),
+    (b"not a checkpoint at all", "corrupt, truncated"),
+    ("truncated", "corrupt, truncated"),
+])
+def test_cli_bad_checkpoint_is_one_line_and_exit_2(tmp_path, capsys, content, message):
+    path = tmp_path / "model.pt"
+    if content == "truncated":
+        torch.save(tiny_vit().state_dict(), path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SystemExit) as stop:
+        main(["--checkpoint", str(path), "--dataset", "cifar10", "--out", str(tmp_path / "out"),
+              "--data-source", "sample"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and str(path) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
