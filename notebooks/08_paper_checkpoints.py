@@ -97,7 +97,7 @@ from sslvit_lite.analyze import compute_metrics
 from sslvit_lite.claims import CLAIMS, scoreboard
 from sslvit_lite.data import IMAGENET_MEAN, IMAGENET_STD, DatasetUnavailableError, load_dataset, normalize
 from sslvit_lite.presets import get_preset
-from sslvit_lite.pretrained import CHECKPOINTS, DownloadError, build_model, load_pretrained
+from sslvit_lite.pretrained import CHECKPOINTS, CheckpointError, DownloadError, build_model, load_pretrained
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import capture, patch_grid
 
@@ -226,8 +226,9 @@ if compute:
 #
 # `load_pretrained` downloads each official file once into `~/.cache/sslvit_lite/checkpoints` and
 # maps it onto a timm model (MoCo v3 drops its projector, SimMIM its one-layer decoder, MAE its
-# decoder); the conversion is checked key by key. Offline, the download raises a `DownloadError`,
-# which `models = "auto"` answers with a random stand-in of the same family.
+# decoder); the conversion is checked key by key. Offline, the download raises a `DownloadError`, and a
+# file that does not load raises a `CheckpointError`; `models = "auto"` answers either with a random
+# stand-in of the same family, and says so.
 
 # %%
 def stand_in(name: str) -> torch.nn.Module:
@@ -245,11 +246,12 @@ if compute:
             continue
         try:
             nets[name], weights[name] = load_pretrained(MODELS[name]).eval(), "official"
-        except DownloadError as err:
+        except (DownloadError, CheckpointError) as err:  # offline, or a file this timm cannot load
             if models == "official":
                 raise
-            print(f"!!! {LABELS[name]}: the official checkpoint could not be downloaded, so a RANDOM STAND-IN "
-                  f"replaces it.\n    ({err})")
+            what = "downloaded" if isinstance(err, DownloadError) else "loaded"
+            print(f"!!! {LABELS[name]}: the official checkpoint could not be {what}, so a RANDOM STAND-IN "
+                  f"replaces it.\n    ({str(err).splitlines()[0]})")
             nets[name], weights[name] = stand_in(name), "stand-in"
     if models == "auto" and smoke:
         print("preset 'smoke': models='auto' does not download ~1.9 GB of checkpoints at smoke size.")

@@ -30,8 +30,9 @@ the tensors and replaces every other pickled class or function by an inert
 :class:`UnloadedObject`, so no code from the file runs (see :func:`read_checkpoint`).
 
 Downloads go to ``$SSLVIT_CACHE/checkpoints`` (default ``~/.cache/sslvit_lite/checkpoints``),
-resume from a ``.part`` file with HTTP Range requests, are checked against a SHA-256 where
-upstream publishes one (none of these five does, so ``sha256`` is ``None``), and are renamed
+resume from a ``.part`` file with HTTP Range requests, are checked against the digest upstream
+publishes (a SHA-256 where there is one, none of these five has; the MD5 prefix of MAE's README),
+and are renamed
 into place atomically. SimMIM lives on Google Drive, whose virus-scan page for large files is
 answered with urllib (no gdown).
 
@@ -84,7 +85,8 @@ class CheckpointInfo:
     filename: its name in the cache directory (the upstream name, so a file fetched by hand fits).
     arch: the architecture in words. format: its key layout, one of :data:`FORMATS`.
     size_mb: approximate size, None when unknown. sha256: the published digest, None when upstream
-    publishes none. timm_tag: a timm pretrained tag holding the same weights, if any.
+    publishes none. md5_prefix: the leading hex digits of the MD5 that upstream publishes instead
+    (MAE's README lists 6), None when it publishes none. timm_tag: a timm pretrained tag holding the same weights, if any.
     fixed_pos_embed: whether ``pos_embed`` is a fixed sin-cos table (then loaded and frozen).
     """
 
@@ -95,6 +97,7 @@ class CheckpointInfo:
     format: str
     size_mb: float | None = None
     sha256: str | None = None
+    md5_prefix: str | None = None
     timm_tag: str | None = None
     google_drive_id: str | None = None
     fixed_pos_embed: bool = False
@@ -139,6 +142,7 @@ CHECKPOINTS: dict[str, CheckpointInfo] = {
             filename="mae_pretrain_vit_base.pth",
             arch="ViT-B/16 encoder: 768-d, 12 blocks, 12 heads, fixed 2-D sin-cos pos-embed (MAE, 1600 epochs)",
             format="mae",
+            md5_prefix="8cad7c",  # facebookresearch/mae README, pre-trained checkpoints table
             timm_tag="vit_base_patch16_224.mae",
             fixed_pos_embed=True,
         ),
@@ -307,12 +311,20 @@ def _convert_dino(raw: Any, name: str) -> dict[str, torch.Tensor]:
 
 def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "") -> None:
     """Load ``state`` into ``model`` or raise a CheckpointError naming the missing, unexpected
-    and wrongly shaped keys (the first 12 of each, missing and mis-shaped ones in model order)."""
+    and wrongly shaped keys (the first 12 of each, missing and mis-shaped ones in model order).
+
+    A relative position index the model computes itself is taken from the model when the file has
+    none: timm saves BEiT's ``relative_position_index`` as a persistent buffer up to 1.0.22 and as a
+    non-persistent one since, and the official SimMIM file's index is checked against timm's on
+    conversion (:func:`_check_relative_position_index`), so either layout loads.
+    """
     not_tensors = sorted(k for k, v in state.items() if not isinstance(v, torch.Tensor))
     if not_tensors:
         raise CheckpointError(f"checkpoint {source} holds non-tensor entries where weights belong: "
                               f"{', '.join(not_tensors[:12])}")
     expected = model.state_dict()
+    computed = {k: v for k, v in expected.items() if k.endswith("relative_position_index") and k not in state}
+    state = {**state, **computed}
     missing = [k for k in expected if k not in state]
     unexpected = sorted(set(state) - set(expected))
     mismatched = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
@@ -587,16 +599,23 @@ def _check_payload(part: Path, url: str, info: CheckpointInfo, target: Path) -> 
         raise DownloadError(f"{info.name}: {url} sent something that is not a torch checkpoint "
                             f"(it starts with {head!r}; an HTML page?). " + _by_hand(info, target))
     if info.sha256:
-        digest = _sha256(part)
+        digest = _digest(part)
         if digest != info.sha256.lower():
             part.unlink()
             raise DownloadError(f"{info.name}: SHA-256 of the file from {url} is {digest}, expected "
                                 f"{info.sha256}; the download was corrupted or the file changed upstream. "
                                 "It was deleted; run again.")
+    if info.md5_prefix:
+        digest = _digest(part, hashlib.md5)
+        if not digest.startswith(info.md5_prefix.lower()):
+            part.unlink()
+            raise DownloadError(f"{info.name}: MD5 of the file from {url} is {digest}, but upstream publishes "
+                                f"{info.md5_prefix}…; the download was corrupted or the file changed upstream. "
+                                "It was deleted; run again.")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _digest(path: Path, algorithm=hashlib.sha256) -> str:
+    digest = algorithm()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)

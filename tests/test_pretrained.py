@@ -591,3 +591,35 @@ def test_timm_source_asks_timm_for_the_same_tag(monkeypatch):
     model = load_pretrained("mae_vit_base", source="timm")
     assert calls == [("vit_base_patch16_224.mae", True)]
     assert not model.training and not model.pos_embed.requires_grad
+
+
+@pytest.mark.parametrize("persistent", [False, True], ids=["timm>=1.0.23", "timm<=1.0.22"])
+def test_simmim_loads_whether_timm_saves_the_index_buffer_or_not(tmp_path, monkeypatch, persistent):
+    """timm up to 1.0.22 keeps BEiT's relative_position_index in the state dict; later versions do not."""
+    path, _ = save_stand_in(tmp_path, "simmim_vit_base")
+    build = pretrained.build_model
+
+    def build_like_this_timm(name, **overrides):
+        model = build(name, **overrides)
+        rpb = model.rel_pos_bias
+        index = rpb.relative_position_index
+        del rpb._buffers["relative_position_index"]
+        rpb.register_buffer("relative_position_index", index, persistent=persistent)
+        return model
+
+    monkeypatch.setattr(pretrained, "build_model", build_like_this_timm)
+    model = load_official("simmim_vit_base", path, **SMALL)
+    assert ("rel_pos_bias.relative_position_index" in model.state_dict()) == persistent
+    assert torch.equal(model.rel_pos_bias.relative_position_index,
+                       reference_rpb_index(SMALL["img_size"] // SMALL["patch_size"]))
+
+
+def test_mae_download_is_checked_against_its_published_md5_prefix(tmp_path, monkeypatch):
+    assert CHECKPOINTS["mae_vit_base"].md5_prefix == "8cad7c"
+    body = b"PK\x03\x04 not the published file"
+    fake_entry(monkeypatch, "mae_vit_base", body)
+    with pytest.raises(DownloadError, match="MD5 .* upstream publishes 8cad7c"):
+        download("mae_vit_base", cache_dir=tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    fake_entry(monkeypatch, "mae_vit_base", body, md5_prefix=hashlib.md5(body).hexdigest()[:6])
+    assert download("mae_vit_base", cache_dir=tmp_path, progress=False).read_bytes() == body
