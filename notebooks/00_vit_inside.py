@@ -24,7 +24,7 @@
 # The model here is **untrained**: we look at the machinery, not at what it learned. Training comes
 # in the next chapters.
 
-# %%
+# %% tags=["hide-cell"]
 # Colab only: install sslvit_lite from the repository. Colab's own torch is kept (pip sees it installed).
 import sys
 
@@ -42,7 +42,7 @@ image_index = 3  # which of them to show
 query_row, query_col = 3, 4  # query patch on the 8×8 grid
 seed = 0
 
-# %%
+# %% tags=["hide-cell"]
 import matplotlib.pyplot as plt
 import torch
 

@@ -29,7 +29,7 @@
 # initialised ViT. The code we call is `sslvit_lite.objectives.mocov3`, which follows the official
 # `moco/builder.py`.
 
-# %%
+# %% tags=["hide-cell"]
 # Colab only: install sslvit_lite from the repository. Colab's own torch is kept (pip sees it installed).
 import sys
 
@@ -52,7 +52,7 @@ probe_train = None  # kNN bank / probe training images; None: 50,000 on a GPU, 1
 probe_test = None  # probe test images; None: 10,000 on a GPU, 500 on the CPU
 seed = 0
 
-# %%
+# %% tags=["hide-cell"]
 import copy
 import json
 import math
@@ -196,6 +196,13 @@ assert torch.allclose(z.var(0, unbiased=False), torch.ones(z.shape[1]), atol=1e-
 # cannot lower the loss by moving both sides of a pair at once. Below, a small change stands in
 # for an optimiser step on the base encoder, and one momentum update is checked against the
 # formula.
+#
+# In the package (`sslvit_lite/objectives/mocov3.py`) the update is one fused in-place operation
+# over all parameter pairs:
+#
+# ```{literalinclude} ../sslvit_lite/objectives/mocov3.py
+# :pyobject: MoCoV3Branch.update_momentum_encoder
+# ```
 
 # %%
 demo = copy.deepcopy(moco)  # a throwaway copy: this cell changes its weights
@@ -221,6 +228,10 @@ assert all(torch.allclose(k, e, atol=1e-7) for k, e in zip(momentum_params, expe
 # engine calls `objective.after_step(progress)` after each optimiser step, and that call applies
 # the update with the m of that step. Here are m and the learning rate (linear warm-up, then
 # cosine) over the steps of this preset's run.
+#
+# ```{literalinclude} ../sslvit_lite/objectives/mocov3.py
+# :pyobject: momentum_at
+# ```
 
 # %%
 train_set = load_dataset("cifar10", "train", source=data_source)
@@ -261,6 +272,23 @@ assert all(a <= b for a, b in zip(momenta, momenta[1:])), "m only grows"
 # the loss is 2τ·log B, chance level. When every query equals its key and all keys are orthogonal
 # it is 2τ·log(1 + (B − 1)·e^(−1/τ)). We compute the loss once by hand and compare it with
 # `infonce`.
+#
+# The package's code, top to bottom: the loss of one pair of query and key batches, the queries
+# (base encoder, projector, predictor), the keys (momentum encoder, no gradient) and the symmetric
+# loss over the two views:
+#
+# ```{literalinclude} ../sslvit_lite/objectives/mocov3.py
+# :pyobject: infonce
+# ```
+# ```{literalinclude} ../sslvit_lite/objectives/mocov3.py
+# :pyobject: MoCoV3Branch.queries
+# ```
+# ```{literalinclude} ../sslvit_lite/objectives/mocov3.py
+# :pyobject: MoCoV3Branch.keys
+# ```
+# ```{literalinclude} ../sslvit_lite/objectives/mocov3.py
+# :pyobject: MoCoV3Branch.loss
+# ```
 
 # %%
 tau = moco.cl.tau
@@ -325,6 +353,14 @@ assert all(p.requires_grad for p in moco.backbone.blocks.parameters())
 # chapter trains at `smoke` instead: a few optimizer steps on a few hundred images, so the model
 # stays at its random initialisation. On a GPU, `colab-t4` trains for 100 epochs and
 # `cifar10-h100` for 300 epochs, MoCo v3's own schedule length.
+#
+# One step of the engine (`sslvit_lite/train.py`), the same for every objective: the batch's views
+# are made on the device, the objective returns its loss, and a NaN or infinite loss stops the run
+# with the last good checkpoint intact:
+#
+# ```{literalinclude} ../sslvit_lite/train.py
+# :pyobject: Trainer.train_step
+# ```
 
 # %%
 print(f"preset {config.preset}: batch {config.batch_size}, {config.epochs} epochs, peak lr {config.peak_lr:.2e}, "

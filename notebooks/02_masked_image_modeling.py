@@ -32,7 +32,7 @@
 # We then train both with the book's engine, look at their loss curves and reconstructions, and
 # evaluate them with kNN and linear probes next to a random initialisation and MoCo v3.
 
-# %%
+# %% tags=["hide-cell"]
 # Colab only: install sslvit_lite from the repository. Colab's own torch is kept (pip sees it installed).
 import sys
 
@@ -55,7 +55,7 @@ probe_train = None  # kNN bank / probe training images; None: 50,000 on a GPU, 1
 probe_test = None  # probe test images; None: 10,000 on a GPU, 500 on the CPU
 seed = 0
 
-# %%
+# %% tags=["hide-cell"]
 import json
 import math
 import textwrap
@@ -105,6 +105,10 @@ assert batch.images.shape == (num_images, 3, 32, 32)
 # 0.6 of the blocks is masked, and the count is exact, not a coin flip per block: of the 16 blocks
 # of a 32-px image, exactly ⌈16 · 0.6⌉ = 10 are masked, which is 40 of the 64 tokens. The figure
 # uses the geometry of the GPU presets, ViT-Tiny/4 at 32 px.
+#
+# ```{literalinclude} ../sslvit_lite/objectives/masking.py
+# :pyobject: block_mask
+# ```
 
 # %%
 grid = (8, 8)  # tokens of a 32-px image with 4-px patches
@@ -155,6 +159,10 @@ assert masked_view(batch.images, masks).shape == (num_images, 32, 32, 3)
 # therefore knows *where* the holes are, through their position embeddings, but not *what* was in
 # them. We check this with the preset's model. We change the masked pixels drastically, and the
 # encoder's output does not move.
+#
+# ```{literalinclude} ../sslvit_lite/objectives/simmim.py
+# :pyobject: SimMIMBranch.encode
+# ```
 
 # %%
 cfg = configs["simmim"]
@@ -203,6 +211,13 @@ assert torch.equal(change > 0, expected), "only that token's p×p pixels change"
 # Σ|x − x̂|·mask / (Σmask + 10⁻⁵) / 3. Visible pixels are excluded because predicting them is a
 # copy task that teaches nothing. So a prediction that is right on the masked pixels costs nothing,
 # whatever it says elsewhere. We compute the loss by hand and check both properties.
+#
+# ```{literalinclude} ../sslvit_lite/objectives/simmim.py
+# :pyobject: masked_l1
+# ```
+# ```{literalinclude} ../sslvit_lite/objectives/simmim.py
+# :pyobject: SimMIMBranch.loss
+# ```
 
 # %%
 guess = torch.randn_like(x)
@@ -223,6 +238,10 @@ assert masked_l1(x, right_where_masked, hidden) < 1e-6
 # alone. The count is exact here too: of 64 tokens, ⌈64 · 0.75⌉ = 48 are masked. `token_shuffle`
 # draws one random number per token and sorts them. The first 16 tokens of that random order stay
 # visible, and `ids_restore` undoes the shuffle later.
+#
+# ```{literalinclude} ../sslvit_lite/objectives/masking.py
+# :pyobject: token_shuffle
+# ```
 
 # %%
 ids_keep, ids_restore, mae_masks = token_shuffle(num_images, grid[0] * grid[1], 0.75,
@@ -243,6 +262,13 @@ assert torch.equal(ids_shuffle.gather(1, ids_restore), torch.arange(64).expand(n
 # edges, stripes, local contrast. The patch's average colour is removed, and the model no longer
 # spends effort on low-frequency colour it could guess from the neighbours. The MAE paper reports
 # better representations with this target. The bottom row shows what the model is asked to predict.
+#
+# ```{literalinclude} ../sslvit_lite/objectives/mae.py
+# :pyobject: normalize_patches
+# ```
+# ```{literalinclude} ../sslvit_lite/objectives/mae.py
+# :pyobject: MAE.masked_mse
+# ```
 
 # %%
 images_32 = normalize(batch.images, CIFAR10_MEAN, CIFAR10_STD)  # (B, 3, 32, 32)
@@ -268,6 +294,13 @@ assert torch.allclose(targets.std(-1), torch.ones(num_images, 64), atol=1e-3)
 # more abstract. Park et al. use this to explain why MAE's last encoder blocks differ from SimMIM's.
 # With the preset's model we check the two facts: the encoder's output has 1 + K tokens, and it
 # does not depend on the masked pixels at all.
+#
+# ```{literalinclude} ../sslvit_lite/objectives/mae.py
+# :pyobject: MAE.encode
+# ```
+# ```{literalinclude} ../sslvit_lite/objectives/mae.py
+# :pyobject: MAE.forward
+# ```
 
 # %%
 cfg = configs["mae"]

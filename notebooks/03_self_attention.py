@@ -43,7 +43,7 @@
 # small ViTs on 32-px CIFAR-10 images, so only the shapes and the CL-vs-MIM ordering can compare.
 # :::
 
-# %%
+# %% tags=["hide-cell"]
 # Colab only: install sslvit_lite from the repository. Colab's own torch is kept (pip sees it installed).
 import sys
 

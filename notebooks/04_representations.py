@@ -37,7 +37,7 @@
 # `smoke`), so only shapes and orderings compare.
 # :::
 
-# %%
+# %% tags=["hide-cell"]
 # Colab only: install sslvit_lite from the repository. Colab's own torch is kept (pip sees it installed).
 import sys
 
@@ -62,7 +62,7 @@ svd_block = None  # block whose attention step the 3-D SVD view shows (1-based);
 svd_image = 0  # which of the num_images images the 3-D SVD view shows
 seed = 0
 
-# %%
+# %% tags=["hide-cell"]
 import math
 from pathlib import Path
 
@@ -164,6 +164,15 @@ assert all(len(z) == 2 * depth + 1 and z[0].shape[:2] == (num_images, tokens) fo
 # embedding) to 12 (block outputs). On our `R × R` grid the highest bin is `k = R//2 − 1`,
 # (2k/R)·π: 0.75π on 8×8 and 0.5π on 4×4. We also compute the mid-block states, which the official
 # notebook computes but does not plot.
+#
+# The measure in the package (`sslvit_lite/analysis/fourier.py`):
+#
+# ```{literalinclude} ../sslvit_lite/analysis/fourier.py
+# :pyobject: fourier_log_amplitude
+# ```
+# ```{literalinclude} ../sslvit_lite/analysis/fourier.py
+# :pyobject: diagonal_profile
+# ```
 
 # %%
 curves = {name: fourier_by_depth(z[0::2], prefix, grid) for name, z in zs.items()}  # (L + 1, K): depths 0..L

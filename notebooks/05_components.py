@@ -33,7 +33,7 @@
 #
 # At the end, claims 9–12 of the paper are checked on what this notebook measured.
 
-# %%
+# %% tags=["hide-cell"]
 # Colab only: install sslvit_lite from the repository. Colab's own torch is kept (pip sees it installed).
 import sys
 
@@ -59,7 +59,7 @@ save_results = False  # write this notebook's measurements to results/components
 runs_dir = "runs"  # where models trained now are kept (one folder per data source)
 seed = 0
 
-# %%
+# %% tags=["hide-cell"]
 import json
 import time
 from pathlib import Path
@@ -151,6 +151,15 @@ assert len(shapes) == 1, f"the three models must share one backbone shape, got {
 # probe both the [CLS] token and the **mean of the patch tokens** (SimMIM's own linear probe uses
 # the latter). The paper's per-block recipe is not published; only the *shape* of its curves is
 # expected to carry over to our small models and CIFAR-10.
+#
+# The two probes (`sslvit_lite/probing.py`):
+#
+# ```{literalinclude} ../sslvit_lite/probing.py
+# :pyobject: knn_accuracy
+# ```
+# ```{literalinclude} ../sslvit_lite/probing.py
+# :pyobject: linear_probe_accuracy
+# ```
 
 # %%
 if "probes" not in measured:

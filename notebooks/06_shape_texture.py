@@ -45,7 +45,7 @@
 # show only that the code runs). Captions say which.
 # :::
 
-# %%
+# %% tags=["hide-cell"]
 # Colab only: install sslvit_lite from the repository. Colab's own torch is kept (pip sees it installed).
 import sys
 
@@ -69,7 +69,7 @@ cue_train_per_class = None  # cue-consistent images per class to fit the cue pro
 cue_conflict_per_pair = 10  # cue-conflict images per (shape, texture) pair; 12 pairs
 seed = 0
 
-# %%
+# %% tags=["hide-cell"]
 import math
 from pathlib import Path
 

@@ -33,7 +33,7 @@
 # This chapter builds the loss, checks that its endpoints really are the two pure objectives,
 # sweeps λ, and measures the same three panels.
 
-# %%
+# %% tags=["hide-cell"]
 # Colab only: install sslvit_lite from the repository. Colab's own torch is kept (pip sees it installed).
 import sys
 
@@ -60,7 +60,7 @@ save_results = False  # write a sweep run here to results/hybrid_sweep-<dataset>
 runs_dir = "runs"  # where the runs trained now are kept (one folder per data source)
 seed = 0
 
-# %%
+# %% tags=["hide-cell"]
 import time
 from pathlib import Path
 
@@ -72,7 +72,7 @@ from sslvit_lite.analysis.reference import HYBRID_SWEEP
 from sslvit_lite.augment import build_recipe
 from sslvit_lite.claims import CLAIMS, evaluate, scoreboard_markdown
 from sslvit_lite.data import load_dataset
-from sslvit_lite.display import cpu_threads_for_small_models
+from sslvit_lite.display import caption_below, cpu_threads_for_small_models
 from sslvit_lite.objectives import OBJECTIVES, build_objective
 from sslvit_lite.presets import resolve
 from sslvit_lite.provenance import provenance, provenance_caption
@@ -103,6 +103,13 @@ assert 0.0 < hybrid_lambda < 1.0 and hybrid_lambda in lambdas and {0.0, 1.0} <= 
 # colour and blur augmentations. One difference from plain MoCo v3: MoCo's recipe freezes the
 # random patch projection, but the hybrid must train it because the MIM loss reconstructs pixels
 # through it; the hybrid was built on the SimMIM code base, so it also takes SimMIM's optimiser.
+#
+# The objective (`sslvit_lite/objectives/hybrid.py`): one shared backbone, SimMIM's branch on the
+# masked view, MoCo v3's on the two augmented views, and the weighted sum:
+#
+# ```{literalinclude} ../sslvit_lite/objectives/hybrid.py
+# :pyobject: Hybrid.forward
+# ```
 
 # %%
 demo_set = load_dataset(dataset, "test", source=data_source, img_size=cfg.img_size).subset(8, seed=seed)
@@ -258,7 +265,8 @@ assert len(lines) == len(points) + 2
 
 # %%
 lams = [p["lambda"] for p in points]
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+tuned = [(p["lambda"], p["fine_tune"]) for p in points if p["fine_tune"] is not None]
+fig, axes = plt.subplots(1, 3 if tuned else 2, figsize=(13 if tuned else 9.5, 3.6))
 ref_l = [p["lambda"] for p in HYBRID_SWEEP["points"]]
 axes[0].plot(ref_l, [p["linear_probe"] for p in HYBRID_SWEEP["points"]], marker="o", color="tab:purple", label="LP")
 twin = axes[0].twinx()
@@ -268,15 +276,15 @@ twin.set_ylabel("FT (%)")
 axes[1].plot(lams, [p["linear_probe"] for p in points], marker="o", color="tab:purple", label="linear probe")
 axes[1].plot(lams, [p["knn"] for p in points], marker="^", color="tab:gray", label="kNN")
 axes[1].set(title="ours: frozen last block", xlabel="λ (weight of CL)", ylabel="top-1 (%)")
-tuned = [(p["lambda"], p["fine_tune"]) for p in points if p["fine_tune"] is not None]
-axes[2].plot([t[0] for t in tuned], [t[1] for t in tuned], marker="s", ls="--", color="tab:orange")
-axes[2].set(title=f"ours: fine-tuned ({table['evaluation']['finetune_epochs']} epochs)", xlabel="λ (weight of CL)",
-            ylabel="top-1 (%)")
-axes[0].legend(loc="lower center", fontsize=7)
-twin.legend(loc="lower right", fontsize=7)
-axes[1].legend(fontsize=7)
-fig.text(0.5, -0.02, caption, ha="center", va="top", fontsize=6, wrap=True)
+if tuned:  # the committed laptop sweep has no fine-tuning: no empty panel then
+    axes[2].plot([t[0] for t in tuned], [t[1] for t in tuned], marker="s", ls="--", color="tab:orange")
+    axes[2].set(title=f"ours: fine-tuned ({table['evaluation']['finetune_epochs']} epochs)", xlabel="λ (weight of CL)",
+                ylabel="top-1 (%)")
+axes[0].legend(loc="lower center", fontsize=8)
+twin.legend(loc="lower right", fontsize=8)
+axes[1].legend(fontsize=8)
 plt.tight_layout()
+caption_below(fig, caption.splitlines(), fontsize=8)
 plt.show()
 assert len(axes[1].lines) == 2
 

@@ -42,7 +42,7 @@
 # which weights it shows.
 # :::
 
-# %%
+# %% tags=["hide-cell"]
 # Colab only: install sslvit_lite from the repository. Colab's own torch is kept (pip sees it installed).
 import sys
 
@@ -74,7 +74,7 @@ reuse_results = True  # show saved official results from results_dir when presen
 results_dir = "../results/paper_checkpoints"
 seed = 0
 
-# %%
+# %% tags=["hide-cell"]
 import base64
 import io
 import json

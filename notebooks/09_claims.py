@@ -42,7 +42,7 @@
 #
 # A verdict on a `smoke` model (a few optimizer steps) reads **n/a (smoke run)**.
 
-# %%
+# %% tags=["hide-cell"]
 # Colab only: install sslvit_lite from the repository. Colab's own torch is kept (pip sees it installed).
 import sys
 

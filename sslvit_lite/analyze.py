@@ -398,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model, ckpt = load_vit_from_checkpoint(args.checkpoint, args.arch, args.img_size, args.patch_size, sizes)
         data = load_dataset(args.dataset, args.split, source=args.data_source, root=args.data_root)
     except (CheckpointError, DatasetUnavailableError, ValueError) as err:
-        parser.exit(2, f"{parser.prog}: error: {str(err).splitlines()[0]}\n")
+        parser.exit(2, f"{parser.prog}: error: {' '.join(line.strip() for line in str(err).splitlines())}\n")
     mean, std = dataset_stats(args.dataset)
     result = compute_metrics(model, data.images, mean, std, batch_size=args.batch_size, device=device,
                              seed=args.seed, num_images=args.num_images,

@@ -324,7 +324,9 @@ class Reproduction:
                 "config": info["config"], "provenance": info["provenance"], "origin": f"run {name}",
             })
         table = {"schema": SCHEMA, "dataset": self.dataset, "preset": self.preset, "data_source": self.data_source,
-                 "lambdas": sorted(names), "evaluation": evaluation["probe"], "points": points,
+                 "lambdas": sorted(names), "points": points,
+                 "evaluation": {**evaluation["probe"], "finetune_epochs": 0, "analysis_images": analysis["images"]["count"],
+                                "seed": 0},
                  "provenance": self._provenance()}
         save_sweep(table, path)
         return table

@@ -164,15 +164,17 @@ def test_plain_state_dicts_tolerate_prefixes_and_heads_but_not_wrong_architectur
         load_vit_from_checkpoint(tmp_path / "missing.pt")
 
 
-def test_cli_resizes_the_arch_for_a_plain_state_dict_of_a_smaller_vit(tmp_path):
+def test_cli_resizes_the_arch_for_a_plain_state_dict_of_a_smaller_vit(tmp_path, capsys):
     torch.manual_seed(0)
     vit = build_vit("vit_tiny", img_size=16, patch_size=4, depth=2, embed_dim=32, num_heads=2)
     torch.save(vit.state_dict(), tmp_path / "small.pt")
     base = ["--checkpoint", str(tmp_path / "small.pt"), "--dataset", "cifar10", "--img-size", "16",
             "--num-images", "8", "--representation-images", "2", "--data-source", "sample", "--device", "cpu",
             "--no-figures", "--no-tsne"]
-    with pytest.raises(CheckpointError, match="wrong shape"):  # plain vit_tiny does not fit
+    with pytest.raises(SystemExit) as stop:  # plain vit_tiny does not fit: exit 2, one line naming the keys
         main(base + ["--out", str(tmp_path / "fail")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "wrong shape" in err and len(err.strip().splitlines()) == 1
     assert main(base + ["--out", str(tmp_path / "ok"), "--depth", "2", "--embed-dim", "32", "--num-heads", "2"]) == 0
     record = json.loads((tmp_path / "ok" / "metrics.json").read_text())
     assert record["info"]["num_blocks"] == 2 and record["info"]["num_heads"] == 2
