@@ -107,23 +107,26 @@ assert all(torch.allclose(a.sum(-1), torch.ones(())) for a in attentions), "each
 # %%
 depths = [1, 4, 8, 12]
 query = query_row * cols + query_col
-fig, axes = plt.subplots(1, len(depths) + 1, figsize=(2.4 * (len(depths) + 1), 2.8))
+maps = []
+for depth in depths:
+    patch_attn = attentions[depth - 1][image_index, :, 1:, 1:]  # (H, 64, 64), CLS dropped
+    patch_attn = patch_attn / patch_attn.sum(-1, keepdim=True)
+    maps.append(patch_attn[:, query].mean(0).reshape(rows, cols))  # (8, 8), mean over heads
+uniform = 1.0 / (rows * cols)
+fig, axes = plt.subplots(1, len(depths) + 1, figsize=(2.5 * (len(depths) + 1), 3.0))
 axes[0].imshow(images[image_index].permute(1, 2, 0).numpy())
 axes[0].add_patch(plt.Rectangle((query_col * 4 - 0.5, query_row * 4 - 0.5), 4, 4, fill=False, color="red", lw=2))
 axes[0].set_title(test_set.classes[int(batch.labels[image_index])])
-maps = []
-for ax, depth in zip(axes[1:], depths):
-    patch_attn = attentions[depth - 1][image_index, :, 1:, 1:]  # (H, 64, 64), CLS dropped
-    patch_attn = patch_attn / patch_attn.sum(-1, keepdim=True)
-    query_map = patch_attn[:, query].mean(0).reshape(rows, cols)  # (8, 8), mean over heads
-    maps.append(query_map)
-    ax.imshow(query_map, cmap="plasma")
+for ax, depth, query_map in zip(axes[1:], depths, maps):
+    # one colour scale for every panel, from 0 to 4× uniform: near-uniform maps look flat, as they are
+    shown = ax.imshow(query_map, cmap="plasma", vmin=0, vmax=4 * uniform)
     ax.set_title(f"block {depth}")
 for ax in axes:
     ax.axis("off")
-fig.suptitle(f"Untrained ViT-Tiny/4, query patch ({query_row}, {query_col})\n{provenance_caption(record)}", fontsize=7)
-plt.tight_layout()
+fig.colorbar(shown, ax=axes[1:], shrink=0.8, label=f"attention (uniform = 1/{rows * cols})")
+fig.suptitle(f"Untrained ViT-Tiny/4, query patch ({query_row}, {query_col}) · {provenance_caption(record)}", fontsize=8)
 plt.show()
+print(f"largest attention in the maps: {max(float(m.max()) for m in maps) / uniform:.2f}× uniform")
 assert all(torch.isclose(m.sum(), torch.ones(())) for m in maps)
 
 # %% [markdown]

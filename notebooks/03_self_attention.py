@@ -79,7 +79,7 @@ from sslvit_lite.analysis.attention import (attention_entropy, attention_nmi, he
 from sslvit_lite.analysis.reference import reference
 from sslvit_lite.claims import beats, late_blocks
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
-from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin
+from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin, model_styles
 from sslvit_lite.explorer import AttentionExplorer, live_frontend, record_attentions
 from sslvit_lite.presets import get_preset
 from sslvit_lite.provenance import provenance, provenance_caption
@@ -87,8 +87,7 @@ from sslvit_lite.vit import patch_grid
 from sslvit_lite.emergence import plot_emergence
 from sslvit_lite.zoo import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 
-TITLES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)"}
-COLORS = {"mocov3": "tab:blue", "simmim": "tab:red"}
+TITLES, COLORS = model_styles("mocov3", "simmim")
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
 cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
 torch.manual_seed(seed)

@@ -76,15 +76,14 @@ from sslvit_lite.claims import beats, late_blocks
 from sslvit_lite.analysis.representation import (effective_rank, image_silhouette, svd_projection_3d, token_tsne,
                                                  unison_ratio)
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
-from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin
+from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin, model_styles
 from sslvit_lite.explorer import model_input
 from sslvit_lite.presets import get_preset
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import capture, patch_grid
 from sslvit_lite.zoo import saved_checkpoint_path, trained_backbone
 
-TITLES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)", "mae": "MIM (MAE)"}
-COLORS = {"mocov3": "tab:blue", "simmim": "tab:red", "mae": "tab:orange"}
+TITLES, COLORS = model_styles("mocov3", "simmim", "mae")
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
 cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
 torch.manual_seed(seed)

@@ -74,7 +74,7 @@ from sslvit_lite.checkpoint import load_checkpoint
 from sslvit_lite.claims import CLAIMS, evaluate, scoreboard_markdown
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, normalize
 from sslvit_lite.objectives import build_objective
-from sslvit_lite.display import cpu_threads_for_small_models
+from sslvit_lite.display import cpu_threads_for_small_models, model_styles
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import evaluation_split, finetune
 from sslvit_lite.provenance import provenance, provenance_caption
@@ -86,8 +86,7 @@ torch.manual_seed(seed)
 preset = get_preset(preset).name  # "auto" resolved once, so run folders and captions name the real preset
 device = "cuda" if torch.cuda.is_available() else "cpu"
 cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
-NAMES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)", "mae": "MIM (MAE)"}
-COLORS = {"mocov3": "tab:blue", "simmim": "tab:red", "mae": "tab:green"}
+NAMES, COLORS = model_styles("mocov3", "simmim", "mae")
 saved_path = RESULTS_DIR / f"components-{dataset}.json"
 measured = json.loads(saved_path.read_text()) if prefer_saved and saved_path.is_file() else {}
 measured_by = f"measurements loaded from {saved_path.name}" if measured else "measured in this run"

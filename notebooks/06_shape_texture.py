@@ -84,15 +84,14 @@ from sslvit_lite.claims import beats
 from sslvit_lite.analysis.robustness import (CUE_CLASSES, accuracy_under_noise, band_limited_noise, cue_conflict_set,
                                              cue_consistent_set, shape_bias)
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
-from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin
+from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin, model_styles
 from sslvit_lite.explorer import model_input
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import extract_features
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.zoo import saved_checkpoint_path, trained_backbone
 
-TITLES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)"}
-COLORS = {"mocov3": "tab:blue", "simmim": "tab:red"}
+TITLES, COLORS = model_styles("mocov3", "simmim")
 device = "cuda" if torch.cuda.is_available() else "cpu"
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
 cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several

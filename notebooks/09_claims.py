@@ -78,18 +78,16 @@ from matplotlib.colors import ListedColormap
 from sslvit_lite.analyze import compute_metrics
 from sslvit_lite.claims import CLAIMS, STATUSES, scoreboard, scoreboard_markdown
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
-from sslvit_lite.display import caption_below, cpu_threads_for_small_models
+from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_styles
 from sslvit_lite.presets import get_preset
-from sslvit_lite.probing import extract_features, linear_probe_accuracy
+from sslvit_lite.probing import evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.reproduce import Reproduction
+from sslvit_lite.sweep import block_probes
 from sslvit_lite.vit import build_vit
 from sslvit_lite.zoo import RESULTS_DIR, trained_backbone
 
-TITLES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)", "mae": "MIM (MAE)", "hybrid": "CL+MIM hybrid",
-          "random_init": "random init"}
-COLORS = {"mocov3": "tab:blue", "simmim": "tab:red", "mae": "tab:orange", "hybrid": "tab:purple",
-          "random_init": "gray"}
+TITLES, COLORS = model_styles("mocov3", "simmim", "mae", "hybrid", "random_init")
 device = "cuda" if torch.cuda.is_available() else "cpu"
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
 cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
@@ -205,25 +203,19 @@ if use_saved:
 # The same checks on models trained in this session at `extra_presets` (and at `preset` when no
 # committed runs are used), with a random-init encoder of their architecture as control. For the
 # models the scoreboard reads the metrics of `compute_metrics` on `num_images` test images and a
-# linear probe per block fit on `probe_train_images` test images and scored on `probe_test_images`
-# others.
+# linear probe per block on the book's probe split (`evaluation_split`: `probe_train_images` training
+# and `probe_test_images` test images; the embedded sample is cut into two disjoint parts).
 
 # %%
 test_set = load_dataset("cifar10", "test", source=data_source)
-order = torch.randperm(len(test_set), generator=torch.Generator().manual_seed(seed))
-if probe_train_images + probe_test_images > len(order):
-    raise ValueError(f"probe_train_images + probe_test_images must be ≤ {len(order)} test images")
-fit_idx, eval_idx = order[:probe_train_images], order[probe_train_images:probe_train_images + probe_test_images]
 
 
-def block_probes(model):
-    """Top-1 % of a linear probe on the mean-pooled patch tokens of every block (1..L)."""
-    size = int(model.patch_embed.img_size[0])
-    data = load_dataset("cifar10", "test", source=data_source, img_size=size)  # at the model's input size
-    train = extract_features(model, data.images[fit_idx], CIFAR10_MEAN, CIFAR10_STD, pool="mean")
-    test = extract_features(model, data.images[eval_idx], CIFAR10_MEAN, CIFAR10_STD, pool="mean")
-    return [round(100 * linear_probe_accuracy(train[b], data.labels[fit_idx], test[b], data.labels[eval_idx],
-                                              epochs=probe_epochs, seed=seed), 2) for b in range(1, len(model.blocks) + 1)]
+def mean_pool_probes(model):
+    """Top-1 % of a linear probe on the mean-pooled patch tokens of every block (1..L), on the book's split."""
+    train, test = evaluation_split("cifar10", data_source, int(model.patch_embed.img_size[0]), probe_train_images,
+                                   probe_test_images, seed)
+    return block_probes(model, train, test, CIFAR10_MEAN, CIFAR10_STD, pools=("mean",),
+                        probe_epochs=probe_epochs, seed=seed)["mean"]["linear_probe"]
 
 
 def measure(preset_now):
@@ -240,7 +232,7 @@ def measure(preset_now):
     for name, vit in models.items():
         metrics = compute_metrics(vit, test_set.images, CIFAR10_MEAN, CIFAR10_STD, device=device, seed=seed,
                                   num_images=num_images, representation_images=min(18, num_images), tsne=False)
-        results["models"][name] = {**metrics["metrics"], "linear_probe": block_probes(vit.to(device))}
+        results["models"][name] = {**metrics["metrics"], "linear_probe": mean_pool_probes(vit.to(device))}
     return results, infos
 
 

@@ -83,7 +83,7 @@ def load_vit_from_checkpoint(
     :class:`sslvit_lite.checkpoint.CheckpointError`.
     """
     from sslvit_lite.checkpoint import CheckpointError, find_checkpoint
-    from sslvit_lite.pretrained import load_state_dict_strict  # raises a ValueError subclass
+    from sslvit_lite.pretrained import load_state_dict_strict
     from sslvit_lite.vit import build_vit
 
     file = find_checkpoint(path)
@@ -114,10 +114,7 @@ def load_vit_from_checkpoint(
         raise ValueError(f"{file}: vit_kwargs={stored_kwargs!r} in the checkpoint but {dict(vit_kwargs)!r} requested")
     vit = build_vit(settings["arch"], img_size=settings["img_size"], patch_size=settings["patch_size"],
                     **(stored_kwargs or dict(vit_kwargs or {})))
-    try:
-        load_state_dict_strict(vit, _clean_state(state), source=str(file))
-    except ValueError as err:  # pretrained.CheckpointError: report one error type to callers
-        raise CheckpointError(str(err)) from err
+    load_state_dict_strict(vit, _clean_state(state), source=str(file))
     info = {"path": str(file), "kind": kind, **settings, "config": config,
             "step": blob.get("step"), "provenance": blob.get("provenance", {})}
     return vit.eval(), info

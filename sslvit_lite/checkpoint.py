@@ -29,8 +29,9 @@ BACKBONE_PREFIX = "backbone."
 LAST, FINAL = "last.pt", "final.pt"
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, corrupt, truncated or not from sslvit-lite."""
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt or truncated, is not from sslvit-lite, or does not fit the
+    model it is loaded into (also raised for the paper's official files, :mod:`sslvit_lite.pretrained`)."""
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:

@@ -33,6 +33,21 @@ class HtmlMarkup(str):
         return str(self)
 
 
+# One name and one colour per model across the chapters, so figures compare at a glance.
+MODEL_TITLES = {"mocov3": "CL (MoCo v3)", "simmim": "MIM (SimMIM)", "mae": "MIM (MAE)", "hybrid": "CL+MIM hybrid",
+                "dino": "CL (DINO)", "random_init": "random init"}
+MODEL_COLORS = {"mocov3": "tab:blue", "simmim": "tab:red", "mae": "tab:orange", "hybrid": "tab:purple",
+                "dino": "tab:cyan", "random_init": "tab:gray"}
+
+
+def model_styles(*names: str) -> tuple[dict[str, str], dict[str, str]]:
+    """``(titles, colours)`` of the models ``names``, in that order, from :data:`MODEL_TITLES` / :data:`MODEL_COLORS`."""
+    unknown = [n for n in names if n not in MODEL_TITLES]
+    if unknown:
+        raise ValueError(f"no title for {unknown}; known models: {', '.join(MODEL_TITLES)}")
+    return {n: MODEL_TITLES[n] for n in names}, {n: MODEL_COLORS[n] for n in names}
+
+
 def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> HtmlMarkup:
     """An HTML table with ``caption`` under it; every cell and the caption are HTML-escaped.
 

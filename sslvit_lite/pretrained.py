@@ -71,8 +71,9 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from tqdm.auto import tqdm
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from sslvit_lite.checkpoint import CheckpointError
+from sslvit_lite.data import IMAGENET_MEAN, IMAGENET_STD
+
 
 FORMATS = ("mocov3", "simmim", "mae", "dino")
 
@@ -156,10 +157,6 @@ CHECKPOINTS: dict[str, CheckpointInfo] = {
         ),
     )
 }
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be read, or whose contents do not fit the model."""
 
 
 class DownloadError(OSError):

@@ -325,6 +325,8 @@ class Reproduction:
             })
         table = {"schema": SCHEMA, "dataset": self.dataset, "preset": self.preset, "data_source": self.data_source,
                  "lambdas": sorted(names), "points": points,
+                 "random_init": {**evaluation["random_init"]["seed0"],
+                                 "metrics": {k: analysis["models"]["random_init"][k] for k in ANALYSIS_KEYS}},
                  "evaluation": {**evaluation["probe"], "finetune_epochs": 0, "analysis_images": analysis["images"]["count"],
                                 "seed": 0},
                  "provenance": self._provenance()}

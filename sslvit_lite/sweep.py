@@ -17,6 +17,7 @@ Park et al. (ICLR 2023) evaluate their models in two sweeps that this module run
                                "attention_distance": [[px per head] per block]},
                    "log": [training-log records], "train_seconds", "eval_seconds",
                    "config", "provenance", "origin"}],
+       "random_init": {"knn", "linear_probe", "metrics"},   # the control: a random-init encoder
        "provenance": {...}}
 
   :func:`claims_results` turns it into the input of :mod:`sslvit_lite.claims` (claims 15, 16).
@@ -227,6 +228,15 @@ def hybrid_sweep(
             "eval_seconds": round(time.perf_counter() - trained, 1),
             "config": info["config"], "provenance": info["provenance"], "origin": f"trained by hybrid_sweep ({final.parent})",
         })
+    # the control every claim needs: a random-init encoder of the same architecture, measured alike
+    from sslvit_lite.vit import build_vit
+
+    config = points[0]["config"]
+    torch.manual_seed(config["seed"])
+    random_vit = build_vit(config["arch"], config["img_size"], config["patch_size"], **config["vit_kwargs"]).to(device)
+    random_scores = evaluate_backbone(random_vit, *data, mean, std, pool, knn_k, probe_epochs, 0, seed)
+    random_analysis = compute_metrics(random_vit, data[1].images, mean, std, device=device, seed=seed,
+                                      num_images=min(analysis_images, len(data[1])), tsne=False)["metrics"]
     train, test = data
     evaluation = {"pool": pool, "block": "last, after the final norm", "knn_k": knn_k, "probe_epochs": probe_epochs,
                   "finetune_epochs": finetune_epochs, "num_train": len(train), "num_test": len(test),
@@ -234,6 +244,7 @@ def hybrid_sweep(
                   "analysis_images": min(analysis_images, len(test)), "seed": seed}
     return {"schema": SCHEMA, "dataset": dataset, "preset": points[0]["config"]["preset"], "data_source": data_source,
             "lambdas": lambdas, "evaluation": evaluation, "points": points,
+            "random_init": {**random_scores, "metrics": {k: random_analysis[k] for k in ANALYSIS_KEYS}},
             "provenance": json.loads(json.dumps(provenance(device, data=test.source), default=str))}
 
 
@@ -281,16 +292,19 @@ def point_at(table: dict, lam: float) -> dict:
 def claims_results(table: dict, hybrid_lambda: float = 0.2) -> dict:
     """The :mod:`sslvit_lite.claims` input of a sweep: λ = 1 as CL, λ = 0 as MIM, ``hybrid_lambda`` as hybrid.
 
-    ``models`` hold the per-depth analyses (NMI, Fourier Δ, attention distance) and ``hybrid_sweep``
-    the last-block linear probe and fine-tuning per λ (claims 15 and 16).
+    ``models`` hold the per-depth analyses (NMI, Fourier Δ, attention distance) with the last-block
+    linear probe, ``hybrid_sweep`` the linear probe and fine-tuning per λ (claims 15 and 16), and
+    ``random_init`` the control of the table, when it has one (without it the claims are not measured).
     """
     _check_table(table, "table")
     if not 0.0 < hybrid_lambda < 1.0:
         raise ValueError(f"hybrid_lambda must be strictly between 0 and 1, got {hybrid_lambda}")
     models = {"simmim": point_at(table, 0.0), "mocov3": point_at(table, 1.0), "hybrid": point_at(table, hybrid_lambda)}
+    if "random_init" in table:
+        models["random_init"] = table["random_init"]
     return {
-        "models": {name: point["metrics"] for name, point in models.items()},
-        "roles": {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid"},
+        "models": {name: {**point["metrics"], "linear_probe": [point["linear_probe"]]} for name, point in models.items()},
+        "roles": {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "random": "random_init"},
         "hybrid_sweep": [{"lambda": p["lambda"], "linear_probe": p.get("linear_probe"), "fine_tune": p.get("fine_tune")}
                          for p in table["points"]],
         "provenance": table.get("provenance", {}),

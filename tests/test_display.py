@@ -80,3 +80,13 @@ def test_cpu_threads_for_small_models(monkeypatch):
         assert cpu_threads_for_small_models() == 1 == torch.get_num_threads()
     finally:
         torch.set_num_threads(threads)
+
+
+def test_model_styles_give_one_title_and_colour_per_model():
+    from sslvit_lite.display import MODEL_COLORS, model_styles
+
+    titles, colours = model_styles("simmim", "mocov3")
+    assert list(titles) == ["simmim", "mocov3"] and titles["mocov3"] == "CL (MoCo v3)"
+    assert len(set(MODEL_COLORS.values())) == len(MODEL_COLORS)  # no two models share a colour
+    with pytest.raises(ValueError, match="known models"):
+        model_styles("byol")

@@ -96,20 +96,26 @@ def test_probe_arguments_are_validated():
 
 def hand_table(lambdas=(0.0, 0.2, 1.0)):
     def point(lam):
-        return {"lambda": lam, "knn": 10 + lam, "linear_probe": 20 + 10 * lam * (1 - lam), "fine_tune": None,
+        return {"lambda": lam, "knn": 10 + lam, "linear_probe": 20 + 40 * lam * (1 - lam), "fine_tune": None,
                 "metrics": {"nmi": [[0.3 - 0.2 * lam], [0.2 - 0.2 * lam]],
                             "fourier_delta": [-1.0, -1.0 - lam, -1.2 - lam],
                             "attention_distance": [[4.0], [5.0]]}}
-    return {"schema": SCHEMA, "points": [point(lam) for lam in lambdas], "provenance": {"commit": "abc"}}
+    control = {"knn": 9.0, "linear_probe": 12.0, "fine_tune": None,
+               "metrics": {"nmi": [[0.0], [0.0]], "fourier_delta": [-0.5, -0.5, -0.5], "attention_distance": [[6.0], [6.0]]}}
+    return {"schema": SCHEMA, "points": [point(lam) for lam in lambdas], "random_init": control,
+            "provenance": {"commit": "abc"}}
 
 
 def test_claims_results_maps_the_endpoints_to_the_pure_models():
     results = claims_results(hand_table(), hybrid_lambda=0.2)
     assert results["models"]["simmim"]["fourier_delta"] == [-1.0, -1.0, -1.2]
     assert results["models"]["mocov3"]["fourier_delta"] == [-1.0, -2.0, -2.2]
-    assert results["models"]["hybrid"] == point_at(hand_table(), 0.2)["metrics"]
+    hybrid = point_at(hand_table(), 0.2)
+    assert results["models"]["hybrid"] == {**hybrid["metrics"], "linear_probe": [hybrid["linear_probe"]]}
     claim15 = evaluate(CLAIMS[14], results)
-    assert claim15.status == "holds" and claim15.values["winning_lambdas"] == [0.2]  # LP 21.6 > 20, 20
+    assert claim15.status == "holds" and claim15.values["winning_lambdas"] == [0.2]  # LP 26.4 > 20 + 2, 20 + 2
+    del results["models"]["random_init"]  # no control: no verdict
+    assert evaluate(CLAIMS[14], results).status == "not measured"
     assert "fine_tune not measured" in claim15.detail
 
 
@@ -156,6 +162,9 @@ def test_sweep_trains_each_lambda_and_reuses_finished_runs(tmp_path):
         assert config["hparams"]["proj_dim"] == 32, "the preset's small heads are kept"
         assert len(point["metrics"]["fourier_delta"]) == 3 and len(point["metrics"]["nmi"]) == 2
         assert 0 <= point["knn"] <= 100 and point["fine_tune"] is None
+    control = table["random_init"]  # the random-init encoder of the same architecture, measured alike
+    assert set(control["metrics"]) == set(table["points"][0]["metrics"]) and 0 <= control["knn"] <= 100
+    assert max(max(h) for h in control["metrics"]["nmi"]) < 0.05  # untrained: no query-dependent attention
     mim, cl = table["points"]
     assert "loss_simmim" in mim["log"][-1] and "loss_mocov3" not in mim["log"][-1]
     assert "loss_mocov3" in cl["log"][-1] and "loss_simmim" not in cl["log"][-1]
