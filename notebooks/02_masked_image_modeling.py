@@ -103,8 +103,10 @@ assert batch.images.shape == (num_images, 3, 32, 32)
 # beyond interpolation. SimMIM therefore masks **blocks**. At 224 px it hides 32-px squares, each
 # 2×2 tokens of 16 px. Our 32-px CIFAR version hides 8-px squares, 2×2 tokens of 4 px. A ratio of
 # 0.6 of the blocks is masked, and the count is exact, not a coin flip per block: of the 16 blocks
-# of a 32-px image, exactly ⌈16 · 0.6⌉ = 10 are masked, which is 40 of the 64 tokens. The figure
-# uses the geometry of the GPU presets, ViT-Tiny/4 at 32 px.
+# of a 32-px image, exactly ⌈16 · 0.6⌉ = 10 are masked, which is 40 of the 64 tokens (62.5 %). The
+# rounding up matters on small grids: the 16-px images of the `smoke` preset have only 4 blocks, and
+# ⌈4 · 0.6⌉ = 3 of them, 75 % of the tokens, are masked. The figure uses the geometry of the laptop
+# and GPU presets, 4-px patches at 32 px.
 #
 # ```{literalinclude} ../sslvit_lite/objectives/masking.py
 # :pyobject: block_mask
