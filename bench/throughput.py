@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sslvit_lite.augment import RECIPE_VIEWS, UPSTREAM_SIZE, ViewSpec, build_recipe  # noqa: E402
 from sslvit_lite.device_data import format_bytes  # noqa: E402
 from sslvit_lite.presets import OBJECTIVE_NAMES, TrainConfig, resolve  # noqa: E402
-from sslvit_lite.train import Trainer, dataset_stats, param_groups  # noqa: E402
+from sslvit_lite.data import dataset_stats  # noqa: E402
+from sslvit_lite.train import Trainer, param_groups  # noqa: E402
 
 
 def sync(device: torch.device) -> None:

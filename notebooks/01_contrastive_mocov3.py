@@ -66,10 +66,11 @@ from IPython.display import display
 from torch import nn
 
 from sslvit_lite.augment import RECIPE_VIEWS, build_recipe
+from sslvit_lite.checkpoint import training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.display import html_table, to_rgb
 from sslvit_lite.objectives.mocov3 import MoCoV3, infonce, momentum_at
-from sslvit_lite.presets import PRESETS, get_preset, resolve, steps_for
+from sslvit_lite.presets import get_preset, resolve, steps_for
 from sslvit_lite.probing import evaluation_split, extract_features, knn_accuracy, linear_probe_accuracy
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.train import lr_at
@@ -389,11 +390,7 @@ assert info["finished"] and info["step"] == info["total_steps"]
 # `smoke` run stays around chance: a few steps are not enough to learn anything.
 
 # %%
-checkpoint_path = Path(info["path"])
-log_path = (checkpoint_path.parent / "metrics.jsonl" if checkpoint_path.name == "final.pt"
-            else checkpoint_path.with_suffix(".metrics.jsonl"))
-records = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.is_file() else []
-records = [r for r in records if "loss" in r and "event" not in r]
+records = training_log(info["path"])  # the run's metrics.jsonl, or the one committed beside its checkpoint
 run_tau = info["config"]["hparams"].get("tau", tau)
 run_chance = 2 * 2 * run_tau * math.log(info["config"]["batch_size"])
 fig, (ax_loss, ax_cos) = plt.subplots(1, 2, figsize=(9, 2.8))
@@ -403,11 +400,10 @@ ax_loss.set(xlabel="optimizer step", ylabel="symmetric InfoNCE", title="loss")
 ax_loss.legend(fontsize=7)
 ax_cos.plot([r["step"] for r in records], [r.get("positive_cosine", math.nan) for r in records], marker=".")
 ax_cos.set(xlabel="optimizer step", ylabel="cos(q, k⁺)", title="positive-pair cosine")
-log_name = log_path.name if records else "no metrics log found for this run"
-fig.suptitle(textwrap.fill(f"{log_name} · {run_caption}", 150), fontsize=7)
+fig.suptitle(textwrap.fill(run_caption if records else f"no training log found · {run_caption}", 150), fontsize=8)
 plt.tight_layout()
 plt.show()
-print(f"{len(records)} log records from {log_path}")
+print(f"{len(records)} log records")
 assert all(math.isfinite(r["loss"]) for r in records)
 
 # %% [markdown]

@@ -56,7 +56,6 @@ probe_test = None  # probe test images; None: 10,000 on a GPU, 500 on the CPU
 seed = 0
 
 # %% tags=["hide-cell"]
-import json
 import math
 import textwrap
 import time
@@ -68,7 +67,7 @@ from IPython.display import display
 from torch import nn
 
 from sslvit_lite.augment import build_recipe
-from sslvit_lite.checkpoint import load_checkpoint
+from sslvit_lite.checkpoint import load_checkpoint, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset, normalize
 from sslvit_lite.display import html_table, to_rgb
 from sslvit_lite.objectives import build_objective
@@ -382,20 +381,12 @@ assert all(info["finished"] and info["step"] == info["total_steps"] for _, info 
 # its line.
 
 # %%
-def metrics_log(info: dict) -> list[dict]:
-    """The run's metrics.jsonl records (run folder, or next to a committed checkpoint); [] when there is none."""
-    path = Path(info["path"])
-    log = path.parent / "metrics.jsonl" if path.name == "final.pt" else path.with_suffix(".metrics.jsonl")
-    lines = log.read_text().splitlines() if log.is_file() else []
-    return [r for r in map(json.loads, lines) if "loss" in r and "event" not in r]
-
-
 with torch.no_grad():
     zero_guess = {"simmim": masked_l1(x, torch.zeros_like(x), hidden).item(),
                   "mae": mae.masked_mse(x, torch.zeros_like(prediction), token_masked).item()}
 fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
 for ax, (name, (_, info)) in zip(axes, runs.items()):
-    records = metrics_log(info)
+    records = training_log(info["path"])
     ax.plot([r["step"] for r in records], [r["loss"] for r in records], marker=".", label="training loss")
     ax.axhline(zero_guess[name], color="gray", ls="--", label="predict 0")
     loss_name = "L1, masked pixels" if name == "simmim" else "MSE, masked patches"
@@ -404,7 +395,7 @@ for ax, (name, (_, info)) in zip(axes, runs.items()):
 fig.suptitle(textwrap.fill(" | ".join(captions.values()), 150), fontsize=6)
 plt.tight_layout()
 plt.show()
-assert all(math.isfinite(r["loss"]) for _, info in runs.values() for r in metrics_log(info))
+assert all(math.isfinite(r["loss"]) for _, info in runs.values() for r in training_log(info["path"]))
 
 # %% [markdown]
 # ### Reconstructions

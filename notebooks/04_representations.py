@@ -77,10 +77,9 @@ from sslvit_lite.analysis.representation import (effective_rank, image_silhouett
                                                  unison_ratio)
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin, model_styles
-from sslvit_lite.explorer import model_input
 from sslvit_lite.presets import get_preset
 from sslvit_lite.provenance import provenance, provenance_caption
-from sslvit_lite.vit import capture, patch_grid
+from sslvit_lite.vit import capture, model_input, patch_grid
 from sslvit_lite.zoo import saved_checkpoint_path, trained_backbone
 
 TITLES, COLORS = model_styles("mocov3", "simmim", "mae")

@@ -331,6 +331,12 @@ if compute:
             "tsne": {"depth": depth, "points": points.round(3).tolist()},
         }
         print(f"{LABELS[name]:14s} done: {main['info']['num_images']} images, {len(metrics['nmi'])} blocks")
+    # the control every claim is scored against: a random-init encoder of the CL model's family and size
+    control_net = stand_in("mocov3") if weights["mocov3"] == "stand-in" else build_model(MODELS["mocov3"]).eval()
+    control = dict(compute_metrics(control_net, images["attention"], IMAGENET_MEAN, IMAGENET_STD, batch_size=batch_size,
+                                   device=device, seed=seed, representation_images=2, tsne=False)["metrics"])
+    control["silhouette"] = [round(image_silhouette(z), 6) for z in patch_tokens(control_net, images["tsne"])]
+    print(f"random-init control done: {len(control['nmi'])} blocks")
     assert all(len(r["metrics"]["nmi"]) == r["blocks"] and len(r["metrics"]["fourier_delta"]) == r["blocks"] + 1
                for r in records.values())
 
@@ -347,6 +353,7 @@ if compute:
         "provenance": provenance(device, data=data_note, preset=preset_name, images=len(images["attention"]),
                                  setting=setting, seed=seed),
         "models": records,
+        "random_init": control,
     }
     if all(w == "official" for w in weights.values()) and not pool.is_sample:  # a real reproduction only
         saved_path.parent.mkdir(parents=True, exist_ok=True)
@@ -598,11 +605,14 @@ def scoreboard_html(rows, title: str, stand_in: bool) -> str:
 pairs = [("mocov3", "simmim"), ("dino", "mae")]
 boards = {}
 for cl, mim in pairs:
-    results = {"models": {n: run["models"][n]["metrics"] for n in (cl, mim)}, "roles": {"cl": cl, "mim": mim},
-               "provenance": run["provenance"]}
+    stand_in_here = "stand-in" in {run["models"][n]["weights"] for n in (cl, mim)}
+    control = {"random_init": run["random_init"]} if "random_init" in run else {}  # absent: claims not measured
+    results = {"models": {**{n: run["models"][n]["metrics"] for n in (cl, mim)}, **control},
+               "roles": {"cl": cl, "mim": mim, "random": "random_init"},
+               # stand-ins are untrained: their verdicts read "n/a"; the official weights are scored
+               "provenance": {**run["provenance"], "preset": "smoke" if stand_in_here else "official checkpoints"}}
     rows = [row for row in scoreboard(results) if row.status != "not measured"]
     boards[(cl, mim)] = rows
-    stand_in_here = "stand-in" in {run["models"][n]["weights"] for n in (cl, mim)}
     display(HTML(scoreboard_html(rows, f"CL = {LABELS[cl]}, MIM = {LABELS[mim]}", stand_in_here)))
 assert all({row.id for row in rows} == {1, 2, 3, 4, 5, 6, 7, 8, 19} for rows in boards.values())
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sslvit_lite.analysis.attention import (attention_entropy, attention_nmi, head_jsd, mean_attention_distance,
@@ -145,15 +144,6 @@ def _as_list(t: torch.Tensor):
     return [round(float(x), 6) for x in t.flatten()] if t.dim() else round(float(t), 6)
 
 
-def _prepare(images_uint8: torch.Tensor, mean, std, img_size: tuple[int, int], device) -> torch.Tensor:
-    from sslvit_lite.data import normalize
-
-    x = normalize(images_uint8.to(device), mean, std)  # (B, 3, H, W)
-    if tuple(x.shape[-2:]) != tuple(img_size):
-        x = F.interpolate(x, size=img_size, mode="bilinear", antialias=True, align_corners=False)
-    return x
-
-
 def _accumulate(sums: _Sums, cap, prefix: int, grid: tuple[int, int], patch_px: float) -> None:
     """Add one batch's per-image metrics (from a :class:`sslvit_lite.vit.Capture`) to the running sums."""
     patches = [a[:, :, prefix:, prefix:].float() for a in cap.attentions]  # L × (B, H, P, P)
@@ -198,7 +188,7 @@ def compute_metrics(
     Returns ``{"metrics": {...}, "examples": {...}, "info": {...}}``; ``metrics`` holds the
     keys of :data:`CONVENTIONS`, ``examples`` the data behind the example figures.
     """
-    from sslvit_lite.vit import capture, patch_grid
+    from sslvit_lite.vit import capture, model_input, patch_grid
 
     if images_uint8.dtype != torch.uint8 or images_uint8.dim() != 4 or images_uint8.shape[1] != 3:
         raise ValueError(f"images_uint8 must be uint8 (N, 3, H, W), got {images_uint8.dtype} {tuple(images_uint8.shape)}")
@@ -224,7 +214,7 @@ def compute_metrics(
     sums, rep_tokens, example_maps = _Sums(), [], None
     try:
         for start in range(0, count, batch_size):
-            x = _prepare(images_uint8[start : start + batch_size], mean, std, img_size, device)  # (B, 3, H, W)
+            x = model_input(model, images_uint8[start : start + batch_size].to(device), mean, std)  # (B, 3, H, W)
             with capture(model) as cap:
                 model(x)
             _accumulate(sums, cap, prefix, grid, patch_px)
@@ -381,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; writes ``<out>/metrics.json`` and, unless ``--no-figures``, PNG figures."""
     from sslvit_lite.data import load_dataset
     from sslvit_lite.provenance import provenance, provenance_caption
-    from sslvit_lite.train import dataset_stats
+    from sslvit_lite.data import dataset_stats
 
     from sslvit_lite.checkpoint import CheckpointError
     from sslvit_lite.data import DatasetUnavailableError

@@ -16,6 +16,7 @@ so an interrupted write never leaves a half-written checkpoint under the real na
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import zipfile
@@ -68,6 +69,19 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(blob, dict) or "model" not in blob or "config" not in blob:
         raise CheckpointError(f"{path} is not an sslvit-lite checkpoint (no 'model' and 'config' entries)")
     return blob
+
+
+def training_log(checkpoint: str | os.PathLike) -> list[dict]:
+    """The loss records a run logged, oldest first; ``[]`` when there is no log.
+
+    The log is ``metrics.jsonl`` beside a run's ``final.pt`` / ``last.pt``, or ``<name>.metrics.jsonl``
+    beside an exported checkpoint ``<name>.pt`` (:func:`sslvit_lite.zoo.export_run`). Event records
+    (resumes, skipped steps) are left out.
+    """
+    path = Path(checkpoint)
+    log = path.parent / "metrics.jsonl" if path.name in (FINAL, LAST) else path.with_suffix(".metrics.jsonl")
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return [record for record in map(json.loads, filter(str.strip, lines)) if "loss" in record and "event" not in record]
 
 
 def find_checkpoint(path: str | os.PathLike) -> Path:

@@ -100,6 +100,13 @@ def normalize(images: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD) -> torch
     return (images.float() / 255.0 - mean_t) / std_t  # (B, 3, H, W)
 
 
+def dataset_stats(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Normalisation mean/std: CIFAR-10's for the 32 px datasets, ImageNet's otherwise."""
+    if dataset in ("cifar10", "cifar100", "synthetic"):
+        return CIFAR10_MEAN, CIFAR10_STD
+    return IMAGENET_MEAN, IMAGENET_STD
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("SSLVIT_CACHE", Path.home() / ".cache" / "sslvit_lite"))
 

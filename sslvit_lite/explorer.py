@@ -21,10 +21,10 @@ import textwrap
 from typing import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sslvit_lite.analysis.attention import patch_index, query_map
+from sslvit_lite.vit import model_input
 
 
 def live_frontend() -> bool:
@@ -41,22 +41,6 @@ def live_frontend() -> bool:
         return False
     kernel = getattr(get_ipython(), "kernel", None)
     return bool(getattr(kernel, "_allow_stdin", False))
-
-
-def model_input(model: nn.Module, images_uint8: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """Normalised float images at the model's input size: uint8 (B, 3, H, W) → (B, 3, h, w).
-
-    Resized (bilinear, antialiased) when the images' size differs from ``model.patch_embed.img_size``.
-    """
-    from sslvit_lite.data import normalize
-
-    if images_uint8.dtype != torch.uint8 or images_uint8.dim() != 4 or images_uint8.shape[1] != 3:
-        raise ValueError(f"images must be uint8 (B, 3, H, W), got {images_uint8.dtype} {tuple(images_uint8.shape)}")
-    size = tuple(int(s) for s in model.patch_embed.img_size)
-    x = normalize(images_uint8, mean, std)  # (B, 3, H, W)
-    if tuple(x.shape[-2:]) != size:
-        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)  # (B, 3, h, w)
-    return x
 
 
 @torch.no_grad()

@@ -172,7 +172,7 @@ class Reproduction:
     # -- helpers shared by the measuring stages ------------------------------------------------
 
     def _stats(self):
-        from sslvit_lite.train import dataset_stats
+        from sslvit_lite.data import dataset_stats
 
         return dataset_stats(self.dataset)
 
@@ -303,7 +303,7 @@ class Reproduction:
 
     def sweep(self) -> dict:
         """The hybrid's λ sweep as a :mod:`sslvit_lite.sweep` table, built from the runs already measured."""
-        from sslvit_lite.sweep import ANALYSIS_KEYS, SCHEMA, LOG_KEYS, save_sweep, saved_sweep_path
+        from sslvit_lite.sweep import ANALYSIS_KEYS, SCHEMA, _training_log, save_sweep, saved_sweep_path
 
         path = saved_sweep_path(self.dataset, self.out)
         if path.is_file():
@@ -314,12 +314,11 @@ class Reproduction:
         names.update({lam: run_name("hybrid", 0, lam) for lam in self.train_lambdas})
         points = []
         for lam, name in sorted(names.items()):
-            log = [json.loads(line) for line in (self.runs / name / "metrics.jsonl").read_text().splitlines()]
             info = self._load(name)[1]
             points.append({
                 "lambda": lam, **evaluation["runs"][name],
                 "metrics": {k: analysis["models"][name][k] for k in ANALYSIS_KEYS},
-                "log": [{k: r[k] for k in LOG_KEYS if k in r} for r in log if "loss" in r],
+                "log": _training_log(self.runs / name / "final.pt"),
                 "train_seconds": seconds.get(f"train {name}"), "eval_seconds": None,
                 "config": info["config"], "provenance": info["provenance"], "origin": f"run {name}",
             })

@@ -171,11 +171,9 @@ def train_point(lam: float, preset: str = "smoke", dataset: str = "cifar10", dat
 
 
 def _training_log(final: Path) -> list[dict]:
-    path = final.parent / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [{k: r[k] for k in LOG_KEYS if k in r} for r in records if "loss" in r]
+    from sslvit_lite.checkpoint import training_log
+
+    return [{k: r[k] for k in LOG_KEYS if k in r} for r in training_log(final)]
 
 
 def hybrid_sweep(
@@ -205,7 +203,7 @@ def hybrid_sweep(
     from sslvit_lite.analyze import compute_metrics
     from sslvit_lite.checkpoint import load_backbone
     from sslvit_lite.provenance import provenance
-    from sslvit_lite.train import dataset_stats
+    from sslvit_lite.data import dataset_stats
 
     lambdas = check_lambdas(lambdas)
     _check_pool(pool)
@@ -307,7 +305,7 @@ def claims_results(table: dict, hybrid_lambda: float = 0.2) -> dict:
         "roles": {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "random": "random_init"},
         "hybrid_sweep": [{"lambda": p["lambda"], "linear_probe": p.get("linear_probe"), "fine_tune": p.get("fine_tune")}
                          for p in table["points"]],
-        "provenance": table.get("provenance", {}),
+        "provenance": {**table.get("provenance", {}), "preset": table.get("preset")},  # smoke: no verdicts
     }
 
 

@@ -39,6 +39,7 @@ from torch import nn
 
 from sslvit_lite.augment import build_recipe
 from sslvit_lite.checkpoint import FINAL, LAST, load_checkpoint, save_atomic
+from sslvit_lite.data import dataset_stats
 from sslvit_lite.device_data import EpochSampler, to_device
 from sslvit_lite.presets import TrainConfig, resolve, steps_for
 
@@ -92,15 +93,6 @@ def resolve_device(config: TrainConfig, local_rank: int = 0) -> torch.device:
                              "use preset 'smoke' or 'cpu', or device='cpu'")
         return torch.device("cuda", local_rank)
     return torch.device("cpu")
-
-
-def dataset_stats(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Normalisation mean/std: CIFAR-10's for the 32 px datasets, ImageNet's otherwise."""
-    from sslvit_lite import data
-
-    if dataset in ("cifar10", "cifar100", "synthetic"):
-        return data.CIFAR10_MEAN, data.CIFAR10_STD
-    return data.IMAGENET_MEAN, data.IMAGENET_STD
 
 
 # ----------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Iterator
 
 import timm
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ARCHS: dict[str, str] = {
@@ -199,3 +200,19 @@ def capture(model: nn.Module, detach: bool = True) -> Iterator[Capture]:
 def count_hooks(model: nn.Module) -> int:
     """Number of forward hooks and pre-hooks registered anywhere in ``model`` (for tests)."""
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def model_input(model: nn.Module, images_uint8: torch.Tensor, mean, std) -> torch.Tensor:
+    """Normalised float images at the model's input size: uint8 (B, 3, H, W) → (B, 3, h, w).
+
+    Resized (bilinear, antialiased) when the images' size differs from ``model.patch_embed.img_size``.
+    """
+    from sslvit_lite.data import normalize
+
+    if images_uint8.dtype != torch.uint8 or images_uint8.dim() != 4 or images_uint8.shape[1] != 3:
+        raise ValueError(f"images must be uint8 (B, 3, H, W), got {images_uint8.dtype} {tuple(images_uint8.shape)}")
+    size = tuple(int(s) for s in model.patch_embed.img_size)
+    x = normalize(images_uint8, mean, std)  # (B, 3, H, W)
+    if tuple(x.shape[-2:]) != size:
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)  # (B, 3, h, w)
+    return x

@@ -11,7 +11,7 @@ import torch
 from sslvit_lite import explorer as ex
 from sslvit_lite.analysis.attention import query_map
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD
-from sslvit_lite.vit import build_vit, capture
+from sslvit_lite.vit import build_vit, capture, model_input
 
 GRID = (3, 4)  # 12 patches, rectangular on purpose (row-major indexing must hold)
 P = GRID[0] * GRID[1]
@@ -64,7 +64,7 @@ def test_from_models_matches_capture_and_resizes_images():
     explorer = ex.AttentionExplorer.from_models({"a": vit, "b": tiny_vit(1)}, pics, CIFAR10_MEAN, CIFAR10_STD, batch_size=2)
     assert explorer.grid == (4, 4) and explorer.num_blocks == 2 and explorer.num_heads == 2
     with torch.no_grad(), capture(vit) as cap:
-        vit(ex.model_input(vit, pics, CIFAR10_MEAN, CIFAR10_STD))
+        vit(model_input(vit, pics, CIFAR10_MEAN, CIFAR10_STD))
     direct = query_map(cap.attentions[1], 4 * 1 + 2, (4, 4))[2, 0]  # image 2, head 0, query (1, 2)
     assert torch.allclose(explorer.attention_map("a", 2, 1, 2, 2, 0), direct, atol=1e-6)
     assert not torch.allclose(explorer.attention_map("b", 2, 1, 2, 2, 0), direct, atol=1e-4)

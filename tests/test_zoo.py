@@ -30,3 +30,16 @@ def test_export_refuses_an_unfinished_run(tmp_path):
     torch.save(ckpt, tmp_path / "last.pt")
     with pytest.raises(ValueError, match="not a finished run"):
         export_run(tmp_path / "last.pt", tmp_path / "out.pt")
+
+
+def test_training_log_is_read_beside_a_run_and_beside_an_export(tmp_path):
+    from sslvit_lite.checkpoint import training_log
+
+    run = tmp_path / "run"
+    run.mkdir()
+    records = ['{"step": 2, "loss": 1.5}', '{"event": "resume", "step": 2}', "", '{"step": 4, "loss": 1.2}']
+    (run / "metrics.jsonl").write_text("\n".join(records))
+    assert [r["loss"] for r in training_log(run / "final.pt")] == [1.5, 1.2]  # events and blank lines left out
+    (tmp_path / "mocov3-cifar10.metrics.jsonl").write_text(records[0])
+    assert training_log(tmp_path / "mocov3-cifar10.pt") == [{"step": 2, "loss": 1.5}]
+    assert training_log(tmp_path / "other.pt") == []
