@@ -67,6 +67,7 @@ map_head = None  # head of the static maps; None: the mean over heads
 seed = 0
 
 # %% tags=["hide-cell"]
+import functools
 import json
 from pathlib import Path
 
@@ -79,12 +80,12 @@ from sslvit_lite.analysis.attention import (attention_entropy, attention_nmi, he
 from sslvit_lite.analysis.reference import reference
 from sslvit_lite.claims import beats, late_blocks
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
-from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin, model_styles
+from sslvit_lite.display import Captions, cpu_threads_for_small_models, model_styles
+from sslvit_lite.emergence import plot_emergence
 from sslvit_lite.explorer import AttentionExplorer, live_frontend, record_attentions
 from sslvit_lite.presets import get_preset
-from sslvit_lite.provenance import provenance, provenance_caption
+from sslvit_lite.provenance import provenance
 from sslvit_lite.vit import patch_grid
-from sslvit_lite.emergence import plot_emergence
 from sslvit_lite.zoo import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 
 TITLES, COLORS = model_styles("mocov3", "simmim")
@@ -110,9 +111,7 @@ for objective in TITLES:
         results_dir=results_dir, runs_dir=Path("runs") / data_source)
 
 
-def describe(name):
-    """Where a model came from, for captions: origin, preset, epochs, device, commit."""
-    return model_origin(TITLES[name], infos[name])
+describe = Captions(TITLES, infos).describe  # one caption line per model: origin, preset, steps, device, commit
 
 
 for name in TITLES:
@@ -139,10 +138,7 @@ attentions = {name: record_attentions(m, images, CIFAR10_MEAN, CIFAR10_STD) for 
 analysis = provenance(device="cpu", data=batch.source, images=num_images)
 
 
-def caption(fig, *names, notes=()):
-    """Write under a figure where its models and the analysis came from, plus any reference notes."""
-    lines = [describe(n) for n in names] + [f"analysis: {provenance_caption(analysis)}", *notes]
-    caption_below(fig, lines)
+caption = functools.partial(Captions(TITLES, infos).figure, analysis=analysis)  # caption(fig, *models, notes=...)
 
 
 tokens = prefix + grid[0] * grid[1]

@@ -64,6 +64,7 @@ seed = 0
 
 # %% tags=["hide-cell"]
 import math
+import functools
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -76,9 +77,9 @@ from sslvit_lite.claims import beats, late_blocks
 from sslvit_lite.analysis.representation import (effective_rank, image_silhouette, svd_projection_3d, token_tsne,
                                                  unison_ratio)
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
-from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin, model_styles
+from sslvit_lite.display import Captions, cpu_threads_for_small_models, model_styles
 from sslvit_lite.presets import get_preset
-from sslvit_lite.provenance import provenance, provenance_caption
+from sslvit_lite.provenance import provenance
 from sslvit_lite.vit import capture, model_input, patch_grid
 from sslvit_lite.zoo import saved_checkpoint_path, trained_backbone
 
@@ -106,9 +107,7 @@ for objective in names:
         results_dir=results_dir, runs_dir=Path("runs") / data_source)
 
 
-def describe(name):
-    """Where a model came from, for captions: origin, preset, epochs, device, commit."""
-    return model_origin(TITLES[name], infos[name])
+describe = Captions(TITLES, infos).describe  # one caption line per model: origin, preset, steps, device, commit
 
 
 for name in names:
@@ -138,10 +137,7 @@ def token_states(model, images_uint8):
     return [z.float().cpu() for z in cap.tokens]
 
 
-def caption(fig, *shown, notes=()):
-    """Write under a figure where its models and the analysis came from, plus any reference notes."""
-    lines = [describe(n) for n in shown] + [f"analysis: {provenance_caption(analysis)}", *notes]
-    caption_below(fig, lines)
+caption = functools.partial(Captions(TITLES, infos).figure, analysis=analysis)  # caption(fig, *models, notes=...)
 
 
 zs = {name: token_states(m, batch.images) for name, m in models.items()}

@@ -71,6 +71,7 @@ seed = 0
 
 # %% tags=["hide-cell"]
 import math
+import functools
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -84,10 +85,10 @@ from sslvit_lite.claims import beats
 from sslvit_lite.analysis.robustness import (CUE_CLASSES, accuracy_under_noise, band_limited_noise, cue_conflict_set,
                                              cue_consistent_set, shape_bias)
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
-from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_origin, model_styles
+from sslvit_lite.display import Captions, cpu_threads_for_small_models, model_styles
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import extract_features
-from sslvit_lite.provenance import provenance, provenance_caption
+from sslvit_lite.provenance import provenance
 from sslvit_lite.vit import model_input
 from sslvit_lite.zoo import saved_checkpoint_path, trained_backbone
 
@@ -115,9 +116,7 @@ for objective in TITLES:
     models[objective] = vit.to(device)
 
 
-def describe(name):
-    """Where a model came from, for captions: origin, preset, epochs, device, commit."""
-    return model_origin(TITLES[name], infos[name])
+describe = Captions(TITLES, infos).describe  # one caption line per model: origin, preset, steps, device, commit
 
 
 for name in TITLES:
@@ -144,10 +143,7 @@ fit_idx, eval_idx = order[:probe_train_images], order[probe_train_images:probe_t
 analysis = provenance(device=device, data=test_set.source, images=probe_train_images + probe_test_images)
 
 
-def caption(fig, *shown, notes=()):
-    """Write under a figure where its models and the analysis came from, plus any notes."""
-    lines = [describe(n) for n in shown] + [f"analysis: {provenance_caption(analysis)}", *notes]
-    caption_below(fig, lines)
+caption = functools.partial(Captions(TITLES, infos).figure, analysis=analysis)  # caption(fig, *models, notes=...)
 
 
 def pooled_features(model, images_uint8):

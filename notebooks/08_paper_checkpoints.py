@@ -97,7 +97,9 @@ from sslvit_lite.analyze import compute_metrics
 from sslvit_lite.claims import CLAIMS, scoreboard
 from sslvit_lite.data import IMAGENET_MEAN, IMAGENET_STD, DatasetUnavailableError, load_dataset, normalize
 from sslvit_lite.presets import get_preset
-from sslvit_lite.pretrained import CHECKPOINTS, CheckpointError, DownloadError, build_model, load_pretrained
+from sslvit_lite.checkpoint import CheckpointError
+from sslvit_lite.download import DownloadError
+from sslvit_lite.pretrained import CHECKPOINTS, build_model, load_pretrained
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import capture, patch_grid
 

@@ -105,6 +105,29 @@ def caption_below(fig, lines: Sequence[str], fontsize: int = 6) -> None:
     fig.text(0.0, -0.01, text, ha="left", va="top", fontsize=fontsize)
 
 
+class Captions:
+    """The provenance captions of one chapter's figures: where each model and the analysis came from.
+
+    ``titles``: model name → title; ``infos``: model name → the info dict of
+    :func:`sslvit_lite.zoo.trained_backbone`.
+    """
+
+    def __init__(self, titles: dict[str, str], infos: dict[str, dict]):
+        missing = sorted(set(titles) - set(infos))
+        if missing:
+            raise ValueError(f"no info for {missing}: pass the info dict of every titled model")
+        self.titles, self.infos = titles, infos
+
+    def describe(self, name: str) -> str:
+        """One line for model ``name``: title, origin, preset, steps, device, commit."""
+        return model_origin(self.titles[name], self.infos[name])
+
+    def figure(self, fig, *names: str, analysis: dict, notes: Sequence[str] = (), fontsize: int = 8) -> None:
+        """Write under ``fig`` the lines of ``names``, the analysis record and any ``notes``."""
+        caption_below(fig, [self.describe(n) for n in names] + [f"analysis: {provenance_caption(analysis)}", *notes],
+                      fontsize)
+
+
 def cpu_threads_for_small_models() -> int:
     """Use one torch thread when there is no GPU; returns the number of threads now in use.
 

@@ -90,3 +90,18 @@ def test_model_styles_give_one_title_and_colour_per_model():
     assert len(set(MODEL_COLORS.values())) == len(MODEL_COLORS)  # no two models share a colour
     with pytest.raises(ValueError, match="known models"):
         model_styles("byol")
+
+
+def test_captions_name_each_model_and_the_analysis():
+    from sslvit_lite.display import Captions
+
+    infos = {"mocov3": {"origin": "saved run", "provenance": {"preset": "cpu", "commit": "abc123"}}}
+    captions = Captions({"mocov3": "CL (MoCo v3)"}, infos)
+    assert captions.describe("mocov3").startswith("CL (MoCo v3): saved run") and "preset cpu" in captions.describe("mocov3")
+    fig = plt.figure()
+    captions.figure(fig, "mocov3", analysis={"device": "CPU", "commit": "def456"}, notes=["a note"])
+    text = fig.texts[-1].get_text()
+    assert "commit abc123" in text and "analysis: CPU · commit def456" in text and "a note" in text
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no info"):
+        Captions({"simmim": "MIM"}, infos)

@@ -20,22 +20,20 @@ import timm
 import torch
 import torch.nn.functional as F
 
+from sslvit_lite import download as downloads
 from sslvit_lite import pretrained
+from sslvit_lite import safe_unpickle
+from sslvit_lite.checkpoint import CheckpointError
+from sslvit_lite.download import DownloadError, default_cache_dir, download, drive_confirm_url
 from sslvit_lite.pretrained import (
     CHECKPOINTS,
-    CheckpointError,
-    DownloadError,
-    UnloadedObject,
     build_model,
     convert_state_dict,
-    default_cache_dir,
-    download,
-    drive_confirm_url,
     load_official,
     load_pretrained,
     load_state_dict_strict,
-    read_checkpoint,
 )
+from sslvit_lite.safe_unpickle import UnloadedObject, read_checkpoint
 from sslvit_lite.vit import capture
 
 SMALL = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4)  # 4×4 patch grid
@@ -387,13 +385,13 @@ def test_pickled_objects_are_read_without_running_their_code(tmp_path):
 
 def test_plain_checkpoints_take_the_weights_only_path(tmp_path, monkeypatch):
     path, _ = save_stand_in(tmp_path, "mocov3_vit_base")
-    monkeypatch.setattr(pretrained, "_RESTRICTED_PICKLE", object())  # the fallback would fail
+    monkeypatch.setattr(safe_unpickle, "_RESTRICTED_PICKLE", object())  # the fallback would fail
     assert read_checkpoint(path)["epoch"] == 300
 
 
 def test_restricted_unpickler_resolves_nothing_outside_its_list():
     payload = pickle.dumps({"fn": print, "cls": socket.socket, "set": {1, 2}}, protocol=2)
-    out = pretrained._RestrictedUnpickler(io.BytesIO(payload)).load()
+    out = safe_unpickle._RestrictedUnpickler(io.BytesIO(payload)).load()
     assert out["set"] == {1, 2}
     assert isinstance(out["fn"], type) and issubclass(out["fn"], UnloadedObject)
     assert out["fn"].pickled_name == "builtins.print" and out["cls"].pickled_name == "socket.socket"
@@ -460,7 +458,7 @@ def fake_entry(monkeypatch, name, body, **changes):
     info = dataclasses.replace(CHECKPOINTS[name], url=f"https://example.invalid/{name}.pth", **changes)
     monkeypatch.setitem(CHECKPOINTS, name, info)
     web = FakeWeb({info.url: (body, "application/octet-stream")})
-    monkeypatch.setattr(pretrained, "_urlopen", web)
+    monkeypatch.setattr(downloads, "_urlopen", web)
     return info, web
 
 
@@ -508,7 +506,7 @@ def test_offline_download_says_which_url_and_how_to_place_the_file(tmp_path, mon
     def offline(request, timeout=None):
         raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
 
-    monkeypatch.setattr(pretrained, "_urlopen", offline)
+    monkeypatch.setattr(downloads, "_urlopen", offline)
     info = CHECKPOINTS["mocov3_vit_base"]
     with pytest.raises(DownloadError) as err:
         load_pretrained("mocov3_vit_base", cache_dir=tmp_path, progress=False)
@@ -519,7 +517,7 @@ def test_offline_download_says_which_url_and_how_to_place_the_file(tmp_path, mon
 
 
 def test_http_error_is_reported_with_the_url(tmp_path, monkeypatch):
-    monkeypatch.setattr(pretrained, "_urlopen", FakeWeb({}))
+    monkeypatch.setattr(downloads, "_urlopen", FakeWeb({}))
     with pytest.raises(DownloadError, match="dino_vitbase16_pretrain.pth answered HTTP 404"):
         download("dino_vit_base", cache_dir=tmp_path, progress=False)
 
@@ -528,7 +526,7 @@ def test_cached_file_is_used_without_network(tmp_path, monkeypatch):
     def no_network(request, timeout=None):
         raise AssertionError("the network was used")
 
-    monkeypatch.setattr(pretrained, "_urlopen", no_network)
+    monkeypatch.setattr(downloads, "_urlopen", no_network)
     monkeypatch.setenv("SSLVIT_CACHE", str(tmp_path))
     assert default_cache_dir() == tmp_path / "checkpoints"
     target = tmp_path / "checkpoints" / CHECKPOINTS["mae_vit_base"].filename
@@ -558,7 +556,7 @@ def test_google_drive_virus_scan_page_is_answered(tmp_path, monkeypatch):
             (DRIVE_WARNING_PAGE.replace("{id}", drive_id).encode(), "text/html; charset=utf-8"),
         confirm: (body, "application/octet-stream"),
     })
-    monkeypatch.setattr(pretrained, "_urlopen", web)
+    monkeypatch.setattr(downloads, "_urlopen", web)
     target = download("simmim_vit_base", cache_dir=tmp_path, progress=False)
     assert target.read_bytes() == body and web.requests[-1] == (confirm, None)
 
