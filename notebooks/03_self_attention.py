@@ -56,7 +56,7 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 data_source = "auto+sample"  # real CIFAR-10 ($SSLVIT_DATA or a download), else the embedded 2,000-image sample
 preset = "auto"  # training preset when no saved run is used; "auto": GPU preset with CUDA, else "smoke"
-prefer_saved = True  # use the committed real runs in results/checkpoints/ when both objectives have one
+prefer_saved = True  # use the committed laptop runs (results/laptop/) when both objectives have one
 results_dir = None  # None: the committed laptop runs, results/laptop/; saved runs are <results_dir>/checkpoints/<objective>-cifar10.pt
 num_images = 32  # test images behind the per-block metrics (the official notebook uses one batch of ≈60)
 image_index = 0  # which of them the static maps show
@@ -81,7 +81,7 @@ from sslvit_lite.analysis.reference import reference
 from sslvit_lite.claims import beats, late_blocks
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.display import Captions, cpu_threads_for_small_models, model_styles
-from sslvit_lite.emergence import plot_emergence
+from sslvit_lite.emergence import plot_emergence, uniform_distance
 from sslvit_lite.explorer import AttentionExplorer, live_frontend, record_attentions
 from sslvit_lite.presets import get_preset
 from sslvit_lite.provenance import provenance
@@ -173,12 +173,12 @@ for row_axes, name in zip(axes, TITLES):
         m = next(maps)  # (R, C)
         shown_image = ax.imshow(m.numpy(), cmap="plasma", vmin=0, vmax=vmax)
         ax.add_patch(plt.Rectangle((qc - 0.5, qr - 0.5), 1, 1, fill=False, color="white", lw=1))
-        ax.set_title(f"query {label} {qr, qc}, block {block}, " + ("mean of heads" if map_head is None else f"head {map_head}"),
-                     fontsize=8)
+        ax.set_title(f"query {label}, block {block}", fontsize=9)
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
 axes[0, 0].set_title(test_set.classes[int(batch.labels[image_index])], fontsize=9)
+fig.suptitle("mean of the heads" if map_head is None else f"head {map_head}", fontsize=9)
 fig.tight_layout()
 fig.colorbar(shown_image, ax=axes[:, 1:], shrink=0.8, label=f"attention (uniform = 1/{grid[0] * grid[1]})")
 caption(fig, *TITLES)
@@ -227,12 +227,6 @@ assert explorer.num_images == num_images and explorer.num_blocks == depth
 # ```
 
 # %%
-def uniform_distance(grid_rc, px):
-    """Mean attention distance of uniform attention over a grid: the 'global' end of the scale."""
-    p = grid_rc[0] * grid_rc[1]
-    return float(mean_attention_distance(torch.full((1, 1, p, p), 1.0 / p), grid_rc, px))
-
-
 ours_uniform, paper_uniform = uniform_distance(grid, patch_px), uniform_distance((14, 14), 16.0)
 patch_attn = {name: [a[:, :, prefix:, prefix:] for a in blocks] for name, blocks in attentions.items()}  # L × (B, H, P, P)
 distance = {name: torch.stack([mean_attention_distance(a, grid, patch_px).mean(0) for a in blocks])
@@ -373,8 +367,8 @@ assert all(bool(((v >= -1e-6) & (v <= 1 + 1e-6)).all()) for v in entropy.values(
 #
 # The paper analyses finished models. The laptop runs also kept snapshots of the encoder during
 # training (steps 0, 25, 50, …, 1,200; step 0 is the random initialisation), and `reproduce` ran the
-# analyses on every snapshot (`sslvit_lite.emergence`). Top: mean attention distance per block;
-# bottom: NMI per block; one line per block, darker = earlier.
+# analyses on every snapshot (`sslvit_lite.emergence`). Rows: mean attention distance, NMI and
+# attention entropy; one line per block (darker = earlier block).
 
 # %%
 emergence_file = Path(results_dir or RESULTS_DIR) / "emergence.json"

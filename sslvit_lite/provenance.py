@@ -52,6 +52,12 @@ def provenance(device: str | torch.device | None = None, **extra) -> dict:
     }
 
 
+def without_paths(text: str) -> str:
+    """``text`` without the file locations of the machine that wrote it: "cifar10 test, from
+    /data/cifar10/cifar10-test.zip, subset of 512" → "cifar10 test, subset of 512"."""
+    return re.sub(r",? from (?:/|[A-Za-z]:\\)[^,;)\s]*", "", str(text))
+
+
 def provenance_caption(record: dict) -> str:
     """One short line for a figure caption, e.g. "preset cpu · 1200 steps · 1.54 epochs · cifar10 train ·
     CPU (x86_64, 2 threads) · commit abc123". File locations of the machine that made the run are left out."""
@@ -60,7 +66,7 @@ def provenance_caption(record: dict) -> str:
         if key in record:
             value = record[key]
             if key == "data":
-                value = re.sub(r",? from \S+", "", str(value))  # "cifar10 train, from /abs/path.zip" → "cifar10 train"
+                value = without_paths(value)
             parts.append(f"{value} {key}" if key in ("epochs", "steps", "images") else
                          (value if key in ("objective", "data") else f"{key} {value}"))
     parts += [record.get("device", "device unknown"), f"commit {record.get('commit', 'unknown')}"]

@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from sslvit_lite.provenance import without_paths
+
 STAGES = ("train", "export", "evaluate", "analyze", "emergence", "sweep", "claims", "figures")
 MODELS = ("simmim", "mae", "mocov3")  # the pure objectives (fastest first); the hybrid is handled by the sweep
 SEEDED = ("mocov3", "simmim")  # the headline comparison, trained with every seed
@@ -236,7 +238,7 @@ class Reproduction:
             mean, std = self._stats()
             table = {"probe": {"pool": "cls", "block": "last, after the final norm", "knn_k": 20,
                                "probe_epochs": 100, "num_train": len(train), "num_test": len(test),
-                               "train_data": train.source, "test_data": test.source},
+                               "train_data": without_paths(train.source), "test_data": without_paths(test.source)},
                      "runs": {}, "random_init": {}, "per_block": {}}
             torch.manual_seed(0)
             for run in self.planned_runs():
@@ -269,7 +271,7 @@ class Reproduction:
             mean, std = self._stats()
             models = {run["name"]: self._load(run["name"])[0] for run in self.planned_runs() if run["seed"] == 0}
             models["random_init"] = self.random_init(0)
-            table = {"images": {"count": len(images), "source": images.source}, "models": {}}
+            table = {"images": {"count": len(images), "source": without_paths(images.source)}, "models": {}}
             for name, vit in models.items():
                 result = compute_metrics(vit, images.images, mean, std, batch_size=128, seed=0, tsne=False)
                 table["models"][name] = result["metrics"]
@@ -291,7 +293,7 @@ class Reproduction:
         def work():
             images = self._analysis_images()
             mean, std = self._stats()
-            return {"images": {"count": len(images), "source": images.source},
+            return {"images": {"count": len(images), "source": without_paths(images.source)},
                     "runs": {run_name(name): emergence(self.runs / run_name(name), images.images, mean, std)
                              for name in MODELS}}
 

@@ -12,3 +12,7 @@ def test_provenance_is_json_and_caption_names_its_parts():
     assert record["commit"]
     located = provenance_caption({**record, "data": "cifar10 train, from /home/me/data/cifar10-train.zip"})
     assert "cifar10 train" in located and "/home/me" not in located
+    from sslvit_lite.provenance import without_paths
+
+    assert without_paths("cifar10 test, from /data/c/cifar10-test.zip, subset of 512 (seed 0)") == \
+        "cifar10 test, subset of 512 (seed 0)"
