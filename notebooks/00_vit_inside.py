@@ -151,7 +151,7 @@ for ax, depth in zip(axes, shown):
     ax.imshow(rgb.reshape(rows, cols, 3).numpy())
     ax.set_title(f"depth {depth}", fontsize=8)
     ax.axis("off")
-fig.suptitle(f"First 3 principal components of the patch tokens · {provenance_caption(record)}", fontsize=7)
+fig.suptitle(f"First 3 principal components of the patch tokens · {provenance_caption(record)}", fontsize=8)
 plt.tight_layout()
 plt.show()
 assert len(block_outputs) == len(vit.blocks) + 1

@@ -41,7 +41,7 @@ if "google.colab" in sys.modules:
 
 # %% tags=["parameters"]
 data_source = "auto+sample"  # real CIFAR-10 ($SSLVIT_DATA or a download), else the embedded 2,000-image sample
-preset = "auto"  # "auto": a GPU preset with CUDA, else "smoke"; or "smoke", "cpu", "colab-t4", "cifar10-h100"
+preset = "auto"  # runs trained now: "auto" = a GPU preset with CUDA, else "smoke"; a committed run brings its own
 prefer_saved = True  # use the committed laptop run results/laptop/checkpoints/mocov3-cifar10.pt
 results_dir = None  # None: the committed laptop runs, results/laptop/; a saved run is <results_dir>/checkpoints/mocov3-cifar10.pt
 epochs = None  # None: the preset's schedule; a number changes the length of a run trained now (not of a saved run)
@@ -66,7 +66,7 @@ from IPython.display import display
 from torch import nn
 
 from sslvit_lite.augment import RECIPE_VIEWS, build_recipe
-from sslvit_lite.checkpoint import training_log
+from sslvit_lite.checkpoint import load_checkpoint, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.display import html_table, to_rgb
 from sslvit_lite.objectives.mocov3 import MoCoV3, infonce, momentum_at
@@ -75,11 +75,14 @@ from sslvit_lite.probing import evaluation_split, extract_features, knn_accuracy
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.train import lr_at
 from sslvit_lite.vit import build_vit
-from sslvit_lite.zoo import RESULTS_DIR, trained_backbone
+from sslvit_lite.zoo import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 
 torch.manual_seed(seed)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 preset_name = get_preset(preset).name  # "auto" resolved, so the run folder names the real preset
+saved = saved_checkpoint_path("mocov3", results_dir=results_dir)
+if prefer_saved and saved.is_file() and epochs is None:  # show the recipe the committed run trained with
+    preset_name = load_checkpoint(saved)["config"]["preset"]
 length = {} if epochs is None else {"epochs": epochs}
 config = resolve("mocov3", preset_name, data_source=data_source, seed=seed, **length)
 test_set = load_dataset("cifar10", "test", source=data_source)
@@ -123,7 +126,7 @@ for r, (label, pictures) in enumerate(rows):
         axes[r, c].imshow(pictures[c])
         axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
     axes[r, 0].set_ylabel(label)
-fig.suptitle(f"MoCo v3 view pairs at {view_size} px (build_recipe('mocov3'))\n{provenance_caption(record)}", fontsize=7)
+fig.suptitle(f"MoCo v3 view pairs at {view_size} px (build_recipe('mocov3'))\n{provenance_caption(record)}", fontsize=8)
 plt.tight_layout()
 plt.show()
 assert len(views) == 2 and views[0].shape == (num_images, 3, view_size, view_size)
@@ -151,8 +154,9 @@ momentum_encoder = nn.ModuleList([moco.cl.momentum_backbone, moco.cl.momentum_pr
 for name, part in (("base encoder (ViT)", moco.backbone), ("projector", moco.cl.projector),
                    ("predictor", moco.cl.predictor), ("momentum encoder (ViT + projector)", momentum_encoder)):
     print(f"{name:36s} {count(part):>10,} parameters")
-print(f"preset {config.preset}: {config.arch} {dict(config.vit_kwargs)} at {config.img_size} px, "
-      f"hparams {dict(config.hparams)}")
+size = config.vit_kwargs
+print(f"preset {config.preset}: {config.arch}, {size.get('depth')} blocks of width {size.get('embed_dim')}, "
+      f"{config.img_size} px, τ = {moco.cl.tau}")
 assert count(moco.cl.momentum_backbone) == count(moco.backbone)
 
 # %% [markdown]
@@ -248,7 +252,7 @@ ax_lr.set(xlabel="optimizer step", ylabel="learning rate", title="AdamW learning
 ax_m.plot(steps, momenta)
 ax_m.set(xlabel="optimizer step", ylabel="m", title=f"momentum m (m₀ = {m0})")
 fig.suptitle(f"Schedules of preset {config.preset}: {total_steps:,} steps ({per_epoch:,} per epoch × {config.epochs} "
-             f"epochs on {num_train:,} images)\n{provenance_caption(record)}", fontsize=7)
+             f"epochs on {num_train:,} images)\n{provenance_caption(record)}", fontsize=8)
 plt.tight_layout()
 plt.show()
 assert momentum_at(0.0, m0) == m0 and momenta[-1] == 1.0
@@ -397,7 +401,7 @@ fig, (ax_loss, ax_cos) = plt.subplots(1, 2, figsize=(9, 2.8))
 ax_loss.plot([r["step"] for r in records], [r["loss"] for r in records], marker=".", label="training loss")
 ax_loss.axhline(run_chance, color="gray", ls="--", label="chance 4τ·log B")
 ax_loss.set(xlabel="optimizer step", ylabel="symmetric InfoNCE", title="loss")
-ax_loss.legend(fontsize=7)
+ax_loss.legend(fontsize=8)
 ax_cos.plot([r["step"] for r in records], [r.get("positive_cosine", math.nan) for r in records], marker=".")
 ax_cos.set(xlabel="optimizer step", ylabel="cos(q, k⁺)", title="positive-pair cosine")
 fig.suptitle(textwrap.fill(run_caption if records else f"no training log found · {run_caption}", 150), fontsize=8)

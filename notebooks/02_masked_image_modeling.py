@@ -44,7 +44,7 @@ if "google.colab" in sys.modules:
 
 # %% tags=["parameters"]
 data_source = "auto+sample"  # real CIFAR-10 ($SSLVIT_DATA or a download), else the embedded 2,000-image sample
-preset = "auto"  # "auto": a GPU preset with CUDA, else "smoke"; or "smoke", "cpu", "colab-t4", "cifar10-h100"
+preset = "auto"  # runs trained now: "auto" = a GPU preset with CUDA, else "smoke"; committed runs bring their own
 prefer_saved = True  # use the committed laptop runs results/laptop/checkpoints/{simmim,mae}-cifar10.pt
 results_dir = None  # None: the committed laptop runs, results/laptop/; saved runs are <results_dir>/checkpoints/<objective>-cifar10.pt
 epochs = None  # None: the preset's schedule; a number changes the length of runs trained now (not of saved runs)
@@ -79,11 +79,14 @@ from sslvit_lite.presets import get_preset, resolve
 from sslvit_lite.probing import evaluation_split, extract_features, knn_accuracy, linear_probe_accuracy
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import build_vit
-from sslvit_lite.zoo import trained_backbone
+from sslvit_lite.zoo import saved_checkpoint_path, trained_backbone
 
 torch.manual_seed(seed)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 preset_name = get_preset(preset).name  # "auto" resolved, so run folders name the real preset
+saved = saved_checkpoint_path("simmim", results_dir=results_dir)
+if prefer_saved and saved.is_file() and epochs is None:  # show the recipes the committed runs trained with
+    preset_name = load_checkpoint(saved)["config"]["preset"]
 length = {} if epochs is None else {"epochs": epochs}
 configs = {name: resolve(name, preset_name, data_source=data_source, seed=seed, **length) for name in ("simmim", "mae")}
 test_set = load_dataset("cifar10", "test", source=data_source)
@@ -142,7 +145,7 @@ def show_rows(rows: list[tuple[str, torch.Tensor]], title: str) -> None:
             axes[r, c].imshow(pictures[c])
             axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
         axes[r, 0].set_ylabel(label, fontsize=8)
-    fig.suptitle(textwrap.fill(title, 130), fontsize=7)
+    fig.suptitle(textwrap.fill(title, 130), fontsize=8)
     plt.tight_layout()
     plt.show()
 
@@ -391,8 +394,8 @@ for ax, (name, (_, info)) in zip(axes, runs.items()):
     ax.axhline(zero_guess[name], color="gray", ls="--", label="predict 0")
     loss_name = "L1, masked pixels" if name == "simmim" else "MSE, masked patches"
     ax.set(xlabel="optimizer step", title=f"{name}: {loss_name}" + ("" if records else " (no log found)"))
-    ax.legend(fontsize=7)
-fig.suptitle(textwrap.fill(" | ".join(captions.values()), 150), fontsize=6)
+    ax.legend(fontsize=8)
+fig.suptitle(textwrap.fill(" | ".join(captions.values()), 150), fontsize=8)
 plt.tight_layout()
 plt.show()
 assert all(math.isfinite(r["loss"]) for _, info in runs.values() for r in training_log(info["path"]))
@@ -405,9 +408,10 @@ assert all(math.isfinite(r["loss"]) for _, info in runs.values() for r in traini
 # training resolution. The rows show what the model saw (masked tokens gray), the *composite*
 # (the visible pixels plus the predicted masked ones), and the raw prediction everywhere. MAE's
 # prediction is mapped back from per-patch normalised values with each input patch's own mean and
-# std, as MAE's demo does. A trained model fills the holes with plausible structure. A `smoke`
-# model has taken a few small steps from its random decoder, so its predictions are still mostly
-# noise.
+# std, as MAE's demo does. The laptop runs fill the holes with blurry but plausible colour and
+# layout; a `smoke` model (a few steps from its random decoder) would give noise. SimMIM's raw
+# prediction on the *visible* patches is speckled because its loss never asks it to predict them:
+# only the masked pixels are scored.
 
 # %%
 def trained_objective(name: str, info: dict) -> nn.Module:
@@ -440,7 +444,8 @@ for name, (_, info) in runs.items():
                 "prediction": out["prediction"]}  # each (B, 3, S, S), normalised
     rows += [(f"{name} {kind}", to_rgb(img, CIFAR10_MEAN, CIFAR10_STD)) for kind, img in pictures.items()]
 show_rows(rows, f"Reconstructions of test images at {shown.shape[-1]} px · " + " | ".join(captions.values()))
-print({name: f"{got:.4f} of the pixels masked (exact count: {want:.4f})" for name, (got, want) in fractions.items()})
+for name, (got, want) in fractions.items():
+    print(f"{name}: {got:.1%} of the pixels masked (the exact count gives {want:.1%})")
 assert all(math.isclose(got, want, rel_tol=1e-6) for got, want in fractions.values())
 
 # %% [markdown]

@@ -247,7 +247,7 @@ for ax, name in zip(axes[:2], TITLES):
     ax.axhline(ours_uniform, color="gray", ls=":", label="uniform attention")
     ax.set(title=f"ours: {TITLES[name]}", xlabel="block", ylabel="mean attention distance (px)",
            xticks=blocks, ylim=(0, ours_uniform * 1.25))
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
 for name in TITLES:
     axes[2].plot(blocks / depth, distance[name].mean(1).numpy() / ours_uniform, marker="o", color=COLORS[name],
                  label=f"{TITLES[name]}, ours")
@@ -256,7 +256,7 @@ axes[2].plot(np.array(ref.x) / 12, np.array(ref.y) / paper_uniform, marker="s", 
 axes[2].axhline(1.0, color="gray", ls=":")
 axes[2].set(title="relative to uniform attention", xlabel="relative depth (block / number of blocks)",
             ylabel="distance / uniform", ylim=(0, 1.25))
-axes[2].legend(fontsize=7)
+axes[2].legend(fontsize=8)
 fig.tight_layout()
 caption(fig, *TITLES, notes=[f"{ref.tag}: {ref.source}; {ref.note}"])
 plt.show()
@@ -300,7 +300,7 @@ axes[0].set(title="ours: dots are heads, lines the mean", xlabel="block", ylabel
 axes[1].set(title="next to the paper", xlabel="relative depth (block / number of blocks)", ylabel="NMI, mean over heads")
 for ax in axes:
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
 fig.tight_layout()
 caption(fig, *TITLES, notes=[f"{ref_nmi.tag}: {ref_nmi.source}; {ref_nmi.note}"])
 plt.show()
@@ -327,7 +327,7 @@ axes[0].set(title="between queries (dots: heads)", xlabel="block", ylabel="mean 
 axes[1].set(title="between heads' mean maps", xlabel="block", ylabel="mean pairwise JSD (bits)", xticks=blocks)
 for ax in axes:
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
 fig.tight_layout()
 caption(fig, *TITLES)
 plt.show()

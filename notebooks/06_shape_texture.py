@@ -227,9 +227,11 @@ for name, r in noise.items():
     axes[0].plot(noise_freqs, 100 * np.array(r["delta"]), marker="o", color=COLORS[name],
                  label=f"{TITLES[name]} (clean {100 * r['clean']:.1f}%)")
 axes[0].axhline(0, color="gray", ls=":")
+noise_se = max(100 * math.sqrt(r["clean"] * (1 - r["clean"]) / len(eval_labels)) for r in noise.values())
+axes[0].axhspan(-noise_se, noise_se, color="gray", alpha=0.15, label="±1 standard error of the accuracy")
 axes[0].set(title="OUR test: accuracy change under band-limited noise", xlabel="noise band centre f (×π rad/px)",
             ylabel="Δ accuracy (points)", xticks=noise_freqs)
-axes[0].legend(fontsize=7)
+axes[0].legend(fontsize=8)
 shown = (inputs["mocov3"][:1] + example)[0]  # (3, S, S) normalised
 std, mean = torch.tensor(CIFAR10_STD).view(3, 1, 1), torch.tensor(CIFAR10_MEAN).view(3, 1, 1)
 axes[1].imshow((shown * std + mean).clamp(0, 1).permute(1, 2, 0).numpy())
@@ -288,7 +290,7 @@ for i in range(12):
     k = i * cue_conflict_per_pair  # the first image of each (shape, texture) pair
     ax.imshow(conflict.images[k].permute(1, 2, 0).numpy())
     s, t = int(conflict.shape_labels[k]), int(conflict.texture_labels[k])
-    ax.set_title(f"{CUE_CLASSES[s].split('/')[0]} + {CUE_CLASSES[t].split('/')[1]}", fontsize=6)
+    ax.set_title(f"{CUE_CLASSES[s].split('/')[0]} + {CUE_CLASSES[t].split('/')[1]}", fontsize=8)
     ax.axis("off")
 ax = fig.add_subplot(grid_spec[:, 7])
 bias = [cue[n]["shape_bias"] for n in TITLES]
@@ -296,7 +298,7 @@ ax.bar(range(len(TITLES)), bias, color=[COLORS[n] for n in TITLES])
 ax.axhline(0.5, color="gray", ls=":", label="no preference")
 ax.set(xticks=range(len(TITLES)), xticklabels=[TITLES[n] for n in TITLES], ylim=(0, 1),
        ylabel="shape bias", title="OUR test: cue-conflict shape bias")
-ax.legend(fontsize=7)
+ax.legend(fontsize=8)
 caption(fig, *TITLES, notes=[f"Ours, after Geirhos et al. 2019, on our procedural set at {img_size} px: probe fit on "
                              f"{len(cue_fit.images)} cue-consistent images, {len(conflict.images)} cue-conflict images "
                              "(left: one per shape/texture pair). Expected (unverified): CL more shape-biased."])

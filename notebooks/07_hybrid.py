@@ -85,13 +85,14 @@ cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
 cfg = resolve("hybrid", preset, dataset, data_source)  # the preset's backbone and heads
 hparams = OBJECTIVES["hybrid"].resolve_hparams(cfg.hparams)  # every hyperparameter of the hybrid
 mean, std = dataset_stats(dataset)
-print(f"preset {cfg.preset}: {cfg.arch} {dict(cfg.vit_kwargs)}, {cfg.img_size} px, patch {cfg.patch_size}")
+print(f"preset {cfg.preset}: {cfg.arch}, {cfg.vit_kwargs.get('depth')} blocks of width {cfg.vit_kwargs.get('embed_dim')}, "
+      f"{cfg.img_size} px, patch {cfg.patch_size}")
 assert 0.0 < hybrid_lambda < 1.0 and hybrid_lambda in lambdas and {0.0, 1.0} <= set(lambdas)
 
 # %% [markdown]
 # ## The loss, piece by piece
 #
-# Following the authors' description (naver-ai/cl-vs-mim, issue 4), the hybrid has **one** backbone
+# Following the authors' description ([naver-ai/cl-vs-mim, issue 4](https://github.com/naver-ai/cl-vs-mim/issues/4)), the hybrid has **one** backbone
 # shared by two sets of heads:
 #
 # * the SimMIM parts, a learned mask token and a linear decoder, with SimMIM's L1 loss on a
@@ -131,7 +132,7 @@ hybrid = make("hybrid", **{**hparams, "lam": lam})
 torch.manual_seed(seed + 1)
 with torch.no_grad():
     out = hybrid(views)
-print({k: round(float(v), 4) for k, v in out.items()})
+print(", ".join(f"{k} {float(v):.4f}" for k, v in out.items()))
 assert torch.isclose(out["loss"], (1 - lam) * out["loss_simmim"] + lam * out["loss_mocov3"])
 
 # %%
@@ -147,7 +148,7 @@ for row, (batch, title) in enumerate(zip(shown, titles)):
         axes[row, col].axis("off")
     axes[row, 0].set_title(title, fontsize=8, loc="left")
 record = provenance(data=demo_set.source, preset=cfg.preset)
-fig.suptitle(f"The hybrid's three views (grey: masked)\n{provenance_caption(record)}", fontsize=6)
+fig.suptitle(f"The hybrid's three views (grey: masked)\n{provenance_caption(record)}", fontsize=8)
 plt.tight_layout()
 plt.show()
 assert pixels.float().mean() > 0.5, "SimMIM masks about 60 % of the image"
@@ -195,9 +196,12 @@ for lam, (name, pure_views) in endpoints.items():
 # * **Fine-tuning** of a copy of the backbone (short at small sizes).
 # * **NMI and Fourier Δ per depth**, the analyses of chapters 3 and 4.
 #
-# A sweep committed under `results/` by a GPU run is loaded when present. Otherwise the sweep runs
-# now at the preset: at `smoke` (no GPU) every model is trained for 8 steps on 256 images and is
-# near random, so the numbers below test the code path and say nothing about the paper. Note
+# The committed laptop sweep (`results/laptop/hybrid_sweep-cifar10.json`, written by `reproduce`) is
+# loaded when present: λ = 0.2 trained on 2 CPU cores, with the SimMIM and MoCo v3 runs as its
+# endpoints (the `cpu` preset configures them exactly like the hybrid at λ = 0 and 1), probes on the
+# final-norm [CLS] token, no fine-tuning, and a random-init encoder as the claims' control. With
+# `prefer_saved=False` the sweep runs now at `lambdas` and the preset: at `smoke` every model is
+# trained for 8 steps on 256 images, and its verdicts read "n/a (smoke run)". Note
 # also that the paper's own hybrid study used a reduced setup (its fine-tuning accuracies, 81–82 %,
 # are below the full-schedule models' 83–84 %).
 
@@ -219,8 +223,8 @@ run = points[0]["provenance"]
 caption = (f"{provenance_caption({**table['provenance'], 'preset': table['preset'], 'epochs': run.get('epochs')})}"
            f"\nsweep {origin}; models trained on {run.get('device')} (commit {run.get('commit')}); "
            f"probes: {table['evaluation']['num_train']} train / {table['evaluation']['num_test']} test images")
-print(caption, f"\n{time.perf_counter() - tick:.0f} s; per λ (train, evaluate):",
-      {p["lambda"]: (p["train_seconds"], p["eval_seconds"]) for p in points})
+print(caption)
+print("seconds to train each λ: " + ", ".join(f"λ = {p['lambda']:g}: {p['train_seconds']}" for p in points))
 assert [p["lambda"] for p in points] == sorted(p["lambda"] for p in points) and len(points) >= 3
 
 # %% [markdown]
@@ -239,8 +243,8 @@ for p in points:
 axes[0].set(title="SimMIM term: L1 on masked pixels", xlabel="step", ylabel="loss")
 axes[1].set(title="MoCo v3 term: symmetric InfoNCE", xlabel="step", ylabel="loss")
 for ax in axes:
-    ax.legend(fontsize=7)
-fig.text(0.5, -0.02, caption, ha="center", va="top", fontsize=6, wrap=True)
+    ax.legend(fontsize=8)
+caption_below(fig, caption.splitlines(), fontsize=8)
 plt.tight_layout()
 plt.show()
 assert all(p["log"] for p in points), "every run has a training log"
@@ -312,8 +316,8 @@ axes[1].set(title="Fourier: Δ log amplitude, highest frequency", xlabel="depth"
 axes[0].set_xticks(range(1, len(nmi) + 1))
 axes[1].set_xticks(range(len(delta)))
 for ax in axes:
-    ax.legend(fontsize=7)
-fig.text(0.5, -0.02, caption + " · grey: the other λ", ha="center", va="top", fontsize=6, wrap=True)
+    ax.legend(fontsize=8)
+caption_below(fig, (caption + (" · grey: the other λ" if len(points) > 3 else "")).splitlines(), fontsize=8)
 plt.tight_layout()
 plt.show()
 assert all(len(p["metrics"]["fourier_delta"]) == len(p["metrics"]["nmi"]) + 1 for p in points), "depths 0..L, blocks 1..L"
@@ -339,7 +343,13 @@ assert [row.id for row in rows] == [15, 16] and all(row.status in STATUSES for r
 # * The hybrid is one backbone with two sets of heads and a weighted loss; at λ = 0 and λ = 1 it
 #   *is* SimMIM and MoCo v3, parameter for parameter and gradient for gradient.
 # * The paper finds that a little CL (λ = 0.2) already turns SimMIM's poorly separable last block
-#   into a linearly separable one, and fine-tunes better than either pure model.
-# * Layer by layer, the hybrid keeps MIM's high-frequency, local early layers and gains CL's
-#   collapsed, low-pass late layers: the two objectives use different parts of the network, which
-#   is why they can complement each other.
+#   into a linearly separable one, and fine-tunes better than either pure model. Our laptop hybrid
+#   reproduces the first half: its [CLS] probes match MoCo v3's and beat SimMIM's. It does not beat
+#   both by the claims' margin (claim 15 is inconclusive), and fine-tuning was not part of the
+#   laptop sweep.
+# * In the paper, layer by layer, the hybrid keeps MIM's high-frequency, local early layers and
+#   gains CL's collapsed, low-pass late layers. **Ours splits the other way round** (claim 16 fails):
+#   its early blocks attend globally like MoCo v3 and its late blocks locally like SimMIM (see
+#   {doc}`chapter 9 <09_claims>`). At 1,200 steps on a laptop the two objectives do share the
+#   network, but not in the paper's order; whether longer training flips it back is a question for
+#   a GPU run.

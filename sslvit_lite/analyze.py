@@ -281,7 +281,7 @@ def plot_metrics(result: dict, out_dir: str | os.PathLike, caption: str = "") ->
 
     def save(fig, name):
         if caption:
-            fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=6, wrap=True)
+            fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=8, wrap=True)
         fig.tight_layout(rect=(0, 0.04 if caption else 0, 1, 1))
         path = out / name
         fig.savefig(path, dpi=120)
@@ -297,7 +297,7 @@ def plot_metrics(result: dict, out_dir: str | os.PathLike, caption: str = "") ->
             ax.scatter([b] * len(heads), heads, s=10, color="tab:blue", alpha=0.5)
         ax.plot(blocks, _mean(m[key]), color="tab:blue", marker="o", label="mean over heads")
         ax.set(xlabel="block", ylabel=label, xticks=blocks)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)
     save(fig, "attention_metrics.png")
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -305,7 +305,7 @@ def plot_metrics(result: dict, out_dir: str | os.PathLike, caption: str = "") ->
     for d, curve in enumerate(m["fourier_curves"]):
         axes[0].plot(range(len(curve)), curve, color=cmap(d / max(1, len(depths) - 1)), label=f"depth {d}")
     axes[0].set(xlabel="diagonal frequency bin k", ylabel="Δ log amplitude")
-    axes[0].legend(fontsize=6, ncol=2)
+    axes[0].legend(fontsize=8, ncol=2)
     axes[1].plot(depths, m["fourier_delta"], marker="o")
     axes[1].set(xlabel="depth (0 = embedding)", ylabel=f"Δ log amplitude at k = {info['fourier_bin']}")
     save(fig, "fourier.png")

@@ -346,8 +346,8 @@ def _c10_which_layers(r):
     values = {"cl_best_block": cl_best, "mim_best_block": mim_best, "mim_peak_to_last": round(max(mim) - mim[-1], 2),
               "early_blocks": early, "early_wins": wins, "needed": need}
     detail = (
-        f"best block: CL {cl_best}, MIM {mim_best} of {num} (need CL's last block best, MIM peak before it "
-        f"> 2 points above the last: {max(mim[:-1]) - mim[-1]:+.1f}); "
+        f"best block: CL {cl_best}, MIM {mim_best} of {num} (need no block before CL's last to beat it by > 2 "
+        f"points, and MIM's best before its last to beat the last by > 2: {max(mim[:-1]) - mim[-1]:+.1f}); "
         f"LP(MIM) > LP(CL) + 2 at {wins}/{len(early)} of blocks {_span(early)} (need {need})"
     )
     return ok, values, detail

@@ -94,7 +94,7 @@ def model_origin(title: str, info: dict) -> str:
     return f"{title}: {info['origin']} · {provenance_caption(info['provenance'])}"
 
 
-def caption_below(fig, lines: Sequence[str], fontsize: int = 6) -> None:
+def caption_below(fig, lines: Sequence[str], fontsize: int = 8) -> None:
     """Write ``lines`` under a matplotlib figure, each wrapped to the figure's width.
 
     Used for the provenance of the models and of the analysis behind a figure; a long line wraps

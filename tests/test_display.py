@@ -66,7 +66,7 @@ def test_caption_below_wraps_every_line_under_the_figure():
     lines = text.get_text().split("\n")
     assert lines[0] == "x" * 10 and len(lines) >= 4
     assert all(len(line) <= 42 for line in lines) and all(line.startswith("    ") for line in lines[2:])
-    assert text.get_position() == (0.0, -0.01) and text.get_fontsize() == 6
+    assert text.get_position() == (0.0, -0.01) and text.get_fontsize() == 8
     plt.close(fig)
 
 
