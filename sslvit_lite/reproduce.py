@@ -91,6 +91,7 @@ class Reproduction:
         self.progress = progress
         self.command = command or " ".join(["python -m sslvit_lite", *sys.argv[1:]])
         self.runs = self.out / "runs"
+        self._started = None
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -106,8 +107,10 @@ class Reproduction:
     def _add_seconds(self, key: str, seconds: float) -> None:
         from sslvit_lite.provenance import provenance
 
+        if self._started is None:  # commit and device as the run began, before it wrote anything
+            self._started = json.loads(json.dumps(provenance(None, preset=self.preset, dataset=self.dataset), default=str))
         record = self._provenance()
-        record.update(json.loads(json.dumps(provenance(None, preset=self.preset, dataset=self.dataset), default=str)))
+        record.update(self._started)
         record["command"] = self.command
         record["seconds"][key] = round(record["seconds"].get(key, 0.0) + seconds, 1)
         self.out.mkdir(parents=True, exist_ok=True)
