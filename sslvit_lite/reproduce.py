@@ -279,13 +279,37 @@ class Reproduction:
                 result = compute_metrics(vit, images.images, mean, std, batch_size=128, seed=0, tsne=False)
                 table["models"][name] = result["metrics"]
                 table["info"] = {k: v for k, v in result["info"].items() if k != "conventions"}
+            table["models"][run_name("mae")]["decoder_fourier_delta"] = self.mae_decoder_fourier(images.images)
             return table
 
         table = self._timed("analyze", work)
         self._write("analysis.json", table)
         return table
 
-    # -- 5. emergence --------------------------------------------------------------------------
+    def mae_decoder_fourier(self, images_uint8) -> list[float]:
+        """Δ log amplitude at the highest frequency after each of MAE's decoder blocks (Fig 11), with every
+        token visible (mask ratio 0, as the encoder analysis sees whole images)."""
+        import torch
+
+        from sslvit_lite.analysis.fourier import fourier_by_depth
+        from sslvit_lite.checkpoint import load_checkpoint
+        from sslvit_lite.objectives import build_objective
+        from sslvit_lite.vit import build_vit, model_input, patch_grid
+
+        ckpt = load_checkpoint(self.checkpoint_path(run_name("mae")))
+        config = ckpt["config"]
+        backbone = build_vit(config["arch"], config["img_size"], config["patch_size"], **config["vit_kwargs"])
+        mae = build_objective("mae", backbone, **config["hparams"])
+        mae.load_state_dict({k: v.float() for k, v in ckpt["model"].items()})
+        mae.eval()
+        x = model_input(backbone, images_uint8, *self._stats())  # (N, 3, H, W) at the model's size
+        torch.manual_seed(0)
+        with torch.no_grad():
+            states = mae.decoder_states(x, mask_ratio=0.0)  # depth 0..D, (N, P + 1, C_dec)
+        delta = fourier_by_depth(states, backbone.num_prefix_tokens, patch_grid(backbone))[:, -1]  # (D + 1,)
+        return [round(float(v), 6) for v in delta[1:]]  # decoder blocks 1..D
+
+        # -- 5. emergence --------------------------------------------------------------------------
 
     def emergence(self) -> dict:
         """Attention distance, NMI and entropy per block at every snapshot of seed 0 of each model."""

@@ -58,6 +58,7 @@ def test_random_init_control_and_smoke_verdicts(smoke_run):
     assert "random_init" in evaluation["per_block"]
     analysis = json.loads((smoke_run.out / "analysis.json").read_text())
     assert "random_init" in analysis["models"] and "attention_entropy" in analysis["models"]["mocov3-seed0"]
+    assert len(analysis["models"]["mae-seed0"]["decoder_fourier_delta"]) >= 1  # MAE's decoder blocks (claim 11)
     board = json.loads((smoke_run.out / "scoreboard.json").read_text())
     statuses = {row["status"] for row in board["scoreboard"]}
     assert statuses <= {"n/a (smoke run)", "not measured"} and "n/a (smoke run)" in statuses
