@@ -58,6 +58,15 @@ def without_paths(text: str) -> str:
     return re.sub(r",? from (?:/|[A-Za-z]:\\)[^,;)\s]*", "", str(text))
 
 
+def strip_paths(value):
+    """``value`` (JSON-like: dicts, lists, strings, numbers) with :func:`without_paths` applied to every string."""
+    if isinstance(value, dict):
+        return {key: strip_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [strip_paths(item) for item in value]
+    return without_paths(value) if isinstance(value, str) else value
+
+
 def provenance_caption(record: dict) -> str:
     """One short line for a figure caption, e.g. "preset cpu · 1200 steps · 1.54 epochs · cifar10 train ·
     CPU (x86_64, 2 threads) · commit abc123". File locations of the machine that made the run are left out."""

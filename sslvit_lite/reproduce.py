@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from sslvit_lite.provenance import without_paths
+from sslvit_lite.provenance import strip_paths, without_paths
 
 STAGES = ("train", "export", "evaluate", "analyze", "emergence", "sweep", "claims", "figures")
 MODELS = ("simmim", "mae", "mocov3")  # the pure objectives (fastest first); the hybrid is handled by the sweep
@@ -212,7 +212,7 @@ class Reproduction:
         path = self.out / name
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(table, indent=1, allow_nan=False) + "\n")
+        tmp.write_text(json.dumps(strip_paths(table), indent=1, allow_nan=False) + "\n")  # no machine paths
         os.replace(tmp, path)
         return path
 
@@ -358,6 +358,7 @@ class Reproduction:
                  "evaluation": {**evaluation["probe"], "finetune_epochs": 0, "analysis_images": analysis["images"]["count"],
                                 "seed": 0},
                  "provenance": self._provenance()}
+        table = strip_paths(table)  # committed: no file locations of the machine that made it
         save_sweep(table, path)
         return table
 

@@ -16,3 +16,6 @@ def test_provenance_is_json_and_caption_names_its_parts():
 
     assert without_paths("cifar10 test, from /data/c/cifar10-test.zip, subset of 512 (seed 0)") == \
         "cifar10 test, subset of 512 (seed 0)"
+    from sslvit_lite.provenance import strip_paths
+
+    assert strip_paths({"a": ["x, from /p/q.zip", 1], "b": {"c": "y from /r"}}) == {"a": ["x", 1], "b": {"c": "y"}}
