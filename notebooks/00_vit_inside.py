@@ -135,7 +135,9 @@ assert all(torch.isclose(m.sum(), torch.ones(())) for m in maps)
 # Each token state is a 64×192 matrix per image. To see it as a picture we project the 192 channels
 # of every block's output onto their first three principal components (computed per block over all
 # images) and show them as RGB on the 8×8 grid. Depth 0 is the patch embedding plus the position
-# embedding; depth *d* is the output of block *d* (the paper's Fourier convention).
+# embedding; depth *d* is the output of block *d* (the paper's Fourier convention). The components are
+# computed anew at every depth, so a colour means nothing across panels: read each panel on its own,
+# for which patches share a colour (similar tokens) and how smoothly colour varies over the grid.
 
 # %%
 block_outputs = cap.block_outputs  # 13 × (B, 65, 192)

@@ -75,7 +75,9 @@ MARGINS: dict[str, tuple[float, float]] = {
     "query_jsd": (0.01, 0.0), "head_jsd": (0.01, 0.0), "fourier_delta": (0.05, 0.0),
     "decoder_fourier_delta": (0.05, 0.0), "silhouette": (0.02, 0.0), "unison": (0.02, 0.0),
     "linear_probe": (2.0, 0.0), "fine_tune": (0.3, 0.0), "fine_tune_by_size": (0.3, 0.0),
-    "coco_ap_box": (0.5, 0.0), "shape_bias": (0.02, 0.0), "noise_accuracy": (0.01, 0.0),
+    "coco_ap_box": (0.5, 0.0),
+    # our own tests score a linear probe on ~100-400 images: a standard error of 3-5 points
+    "shape_bias": (0.05, 0.0), "noise_accuracy": (0.03, 0.0),
 }
 
 
@@ -458,7 +460,7 @@ def _c17_shape_bias(r):
     cl = _number(_metric(r, "cl", "shape_bias"), "CL shape_bias")
     mim = _number(_metric(r, "mim", "shape_bias"), "MIM shape_bias")
     return (_compare("shape_bias", cl, mim), {"cl": cl, "mim": mim},
-            f"cue-conflict shape bias (our set): CL {cl:.2f} vs MIM {mim:.2f} (need ahead by > 0.02)")
+            f"cue-conflict shape bias (our set): CL {cl:.2f} vs MIM {mim:.2f} (need ahead by > 0.05)")
 
 
 def _high_f_drop(result: dict, high: list[float]) -> float:
@@ -480,8 +482,8 @@ def _c18_noise(r):
     values = {"freqs": high, "cl_delta_acc": round(drop_cl, 4), "mim_delta_acc": round(drop_mim, 4)}
     detail = f"mean Δacc for f > π/2 (our test): CL {drop_cl:+.3f} vs MIM {drop_mim:+.3f}"
     if not beats("noise_accuracy", 0.0, drop_cl) and not beats("noise_accuracy", 0.0, drop_mim):
-        return None, values, detail + " (neither model loses more than 0.01: the noise does not affect them)"
-    return _compare("noise_accuracy", drop_cl, drop_mim), values, detail + " (need CL's loss smaller by > 0.01)"
+        return None, values, detail + " (neither model loses more than 0.03: the noise does not affect them)"
+    return _compare("noise_accuracy", drop_cl, drop_mim), values, detail + " (need CL's loss smaller by > 0.03)"
 
 
 def _c19_unison(r):
