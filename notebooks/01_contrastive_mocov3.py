@@ -328,9 +328,10 @@ assert abs(out["loss"].item() - chance) < 0.25 * chance
 # training. The authors traced the dips to gradient spikes in the first layer, the linear patch
 # projection. Their remedy is to freeze that projection at its random initialisation
 # (`--stop-grad-conv1`). With the layer fixed, the dips go away. Little is lost by not training it.
-# In ViT-Tiny/4 the projection maps the 48 values of a 4×4×3 patch to 192 channels, and a random
-# map into more dimensions than it has inputs keeps all of their information. `MoCoV3` freezes
-# the projection when it is built.
+# A 4×4×3 patch has 48 values and the projection maps them to 96 channels (192 in ViT-Tiny), and a
+# random map into more dimensions than it has inputs keeps all of their information. `MoCoV3`
+# freezes the projection when it is built. The list below also shows `pos_embed`: MoCo v3 uses a
+# fixed 2-D sin-cos position table, not a learned one, so it is frozen too.
 
 # %%
 frozen = [name for name, p in moco.backbone.named_parameters() if not p.requires_grad]
