@@ -67,10 +67,9 @@ from IPython.display import display
 from torch import nn
 
 from sslvit_lite.augment import build_recipe
-from sslvit_lite.checkpoint import load_checkpoint, training_log
+from sslvit_lite.checkpoint import load_checkpoint, load_objective, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset, normalize
 from sslvit_lite.display import html_table, to_rgb
-from sslvit_lite.objectives import build_objective
 from sslvit_lite.objectives.mae import MAE, normalize_patches, patchify, unpatchify
 from sslvit_lite.objectives.masking import block_mask, masked_count, token_shuffle
 from sslvit_lite.objectives.simmim import DEFAULTS as SIMMIM_DEFAULTS
@@ -414,23 +413,13 @@ assert all(math.isfinite(r["loss"]) for _, info in runs.values() for r in traini
 # only the masked pixels are scored.
 
 # %%
-def trained_objective(name: str, info: dict) -> nn.Module:
-    """The whole trained objective (decoder included) from the run's checkpoint, in eval mode."""
-    run_cfg = info["config"]
-    backbone = build_vit(run_cfg["arch"], img_size=run_cfg["img_size"], patch_size=run_cfg["patch_size"],
-                         **run_cfg["vit_kwargs"])
-    objective = build_objective(name, backbone, **run_cfg["hparams"])
-    objective.load_state_dict(load_checkpoint(info["path"])["model"])  # strict: every weight must be there
-    return objective.eval()
-
-
 rows, fractions = [], {}
 run_size = runs["simmim"][1]["config"]["img_size"]  # the runs' size, which a saved run may not share with `preset`
 shown = build_recipe("eval", run_size, CIFAR10_MEAN, CIFAR10_STD)(batch.images)[0]  # (B, 3, S, S) normalised
 gray = ((0.5 - torch.tensor(CIFAR10_MEAN)) / torch.tensor(CIFAR10_STD)).view(1, 3, 1, 1)  # mid-gray, normalised
 rows.append(("input", to_rgb(shown, CIFAR10_MEAN, CIFAR10_STD)))
 for name, (_, info) in runs.items():
-    objective = trained_objective(name, info)
+    objective = load_objective(info["path"])  # the whole objective, decoder included
     torch.manual_seed(seed)
     out = objective.reconstruct(shown)  # {"prediction", "mask", "composite"}, (B, ·, S, S)
     if name == "simmim":  # exact count of masked blocks, ⌈M·ratio⌉ of M

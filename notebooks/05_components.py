@@ -70,10 +70,9 @@ from IPython.display import Markdown, display
 
 from sslvit_lite.analysis.fourier import fourier_by_depth
 from sslvit_lite.analysis.reference import BANDS, CURVES, FIG1
-from sslvit_lite.checkpoint import load_checkpoint
+from sslvit_lite.checkpoint import load_checkpoint, load_objective
 from sslvit_lite.claims import CLAIMS, STATUSES, evaluate, scoreboard_markdown
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, normalize
-from sslvit_lite.objectives import build_objective
 from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_styles
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import evaluation_split, finetune
@@ -230,11 +229,7 @@ def mae_objective(info):
     ckpt = load_checkpoint(info["path"])
     if not any(key.startswith("decoder_") for key in ckpt["model"]):
         return None
-    cfg = ckpt["config"]
-    backbone = build_vit(cfg["arch"], img_size=cfg["img_size"], patch_size=cfg["patch_size"], **cfg["vit_kwargs"])
-    mae = build_objective("mae", backbone, **cfg["hparams"])
-    mae.load_state_dict(ckpt["model"])
-    return mae.float().eval().to(device)
+    return load_objective(ckpt, device)
 
 
 if "fourier" not in measured:

@@ -129,3 +129,26 @@ def load_backbone(checkpoint: str | os.PathLike | dict, map_location: str | torc
             "finished": checkpoint.get("finished", False), "provenance": checkpoint.get("provenance", {}),
             "normalization": checkpoint.get("normalization"), "path": str(path) if path else None}
     return vit.to(map_location).eval(), info
+
+
+def load_objective(checkpoint: str | os.PathLike | dict, map_location: str | torch.device = "cpu") -> nn.Module:
+    """The whole trained objective of a run (the ViT with its heads, momentum encoder or decoder), fp32, in
+    eval mode. ``checkpoint`` as in :func:`load_backbone`.
+
+    Strict: every weight of the objective must be in the file, so a slim snapshot (backbone only) raises
+    :class:`CheckpointError` naming what is missing.
+    """
+    from sslvit_lite.objectives import build_objective
+    from sslvit_lite.vit import build_vit
+
+    if not isinstance(checkpoint, dict):
+        checkpoint = load_checkpoint(find_checkpoint(checkpoint), map_location)
+    config = checkpoint["config"]
+    backbone = build_vit(config["arch"], img_size=config["img_size"], patch_size=config["patch_size"],
+                         **dict(config.get("vit_kwargs") or {}))
+    objective = build_objective(config["objective"], backbone, **config["hparams"])
+    missing, unexpected = objective.load_state_dict(checkpoint["model"], strict=False)  # fp16 files cast to fp32
+    if missing or unexpected:
+        raise CheckpointError(f"checkpoint does not hold the whole {config['objective']} objective (missing "
+                              f"{missing[:5]}, unexpected {unexpected[:5]})")
+    return objective.to(map_location).eval()

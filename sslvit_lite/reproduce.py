@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from sslvit_lite.provenance import strip_paths, without_paths
+from sslvit_lite.provenance import strip_paths
 
 STAGES = ("train", "export", "evaluate", "analyze", "emergence", "sweep", "claims", "figures")
 MODELS = ("simmim", "mae", "mocov3")  # the pure objectives (fastest first); the hybrid is handled by the sweep
@@ -113,10 +113,7 @@ class Reproduction:
         record.update(self._started)
         record["command"] = self.command
         record["seconds"][key] = round(record["seconds"].get(key, 0.0) + seconds, 1)
-        self.out.mkdir(parents=True, exist_ok=True)
-        tmp = self.provenance_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        os.replace(tmp, self.provenance_path)
+        self._write(self.provenance_path.name, record)
 
     def _timed(self, key: str, work: Callable[[], object]):
         start = time.perf_counter()
@@ -208,13 +205,15 @@ class Reproduction:
         test = load_dataset(self.dataset, "test", source=self.data_source)
         return test.subset(min(self.analysis_images, len(test)), seed=0)
 
-    def _write(self, name: str, table: dict) -> Path:
+    def _write(self, name: str, table: dict) -> dict:
+        """Write ``table`` as ``OUT/name`` atomically, without machine file locations; returns what was written."""
+        table = strip_paths(table)
         path = self.out / name
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(strip_paths(table), indent=1, allow_nan=False) + "\n")  # no machine paths
+        tmp.write_text(json.dumps(table, indent=1, allow_nan=False) + "\n")
         os.replace(tmp, path)
-        return path
+        return table
 
     def _read(self, name: str) -> dict:
         return json.loads((self.out / name).read_text())
@@ -241,7 +240,7 @@ class Reproduction:
             mean, std = self._stats()
             table = {"probe": {"pool": "cls", "block": "last, after the final norm", "knn_k": 20,
                                "probe_epochs": 100, "num_train": len(train), "num_test": len(test),
-                               "train_data": without_paths(train.source), "test_data": without_paths(test.source)},
+                               "train_data": train.source, "test_data": test.source},
                      "runs": {}, "random_init": {}, "per_block": {}}
             torch.manual_seed(0)
             for run in self.planned_runs():
@@ -257,8 +256,7 @@ class Reproduction:
             return table
 
         table = self._timed("evaluate", work)
-        self._write("evaluation.json", table)
-        return table
+        return self._write("evaluation.json", table)
 
     # -- 4. analyze ----------------------------------------------------------------------------
 
@@ -274,7 +272,7 @@ class Reproduction:
             mean, std = self._stats()
             models = {run["name"]: self._load(run["name"])[0] for run in self.planned_runs() if run["seed"] == 0}
             models["random_init"] = self.random_init(0)
-            table = {"images": {"count": len(images), "source": without_paths(images.source)}, "models": {}}
+            table = {"images": {"count": len(images), "source": images.source}, "models": {}}
             for name, vit in models.items():
                 result = compute_metrics(vit, images.images, mean, std, batch_size=128, seed=0, tsne=False)
                 table["models"][name] = result["metrics"]
@@ -283,8 +281,7 @@ class Reproduction:
             return table
 
         table = self._timed("analyze", work)
-        self._write("analysis.json", table)
-        return table
+        return self._write("analysis.json", table)
 
     def mae_decoder_fourier(self, images_uint8) -> list[float]:
         """Δ log amplitude at the highest frequency after each of MAE's decoder blocks (Fig 11), with every
@@ -292,16 +289,11 @@ class Reproduction:
         import torch
 
         from sslvit_lite.analysis.fourier import fourier_by_depth
-        from sslvit_lite.checkpoint import load_checkpoint
-        from sslvit_lite.objectives import build_objective
-        from sslvit_lite.vit import build_vit, model_input, patch_grid
+        from sslvit_lite.checkpoint import load_objective
+        from sslvit_lite.vit import model_input, patch_grid
 
-        ckpt = load_checkpoint(self.checkpoint_path(run_name("mae")))
-        config = ckpt["config"]
-        backbone = build_vit(config["arch"], config["img_size"], config["patch_size"], **config["vit_kwargs"])
-        mae = build_objective("mae", backbone, **config["hparams"])
-        mae.load_state_dict({k: v.float() for k, v in ckpt["model"].items()})
-        mae.eval()
+        mae = load_objective(self.checkpoint_path(run_name("mae")))
+        backbone = mae.backbone
         x = model_input(backbone, images_uint8, *self._stats())  # (N, 3, H, W) at the model's size
         torch.manual_seed(0)
         with torch.no_grad():
@@ -309,7 +301,7 @@ class Reproduction:
         delta = fourier_by_depth(states, backbone.num_prefix_tokens, patch_grid(backbone))[:, -1]  # (D + 1,)
         return [round(float(v), 6) for v in delta[1:]]  # decoder blocks 1..D
 
-        # -- 5. emergence --------------------------------------------------------------------------
+    # -- 5. emergence --------------------------------------------------------------------------
 
     def emergence(self) -> dict:
         """Attention distance, NMI and entropy per block at every snapshot of seed 0 of each model."""
@@ -320,13 +312,12 @@ class Reproduction:
         def work():
             images = self._analysis_images()
             mean, std = self._stats()
-            return {"images": {"count": len(images), "source": without_paths(images.source)},
+            return {"images": {"count": len(images), "source": images.source},
                     "runs": {run_name(name): emergence(self.runs / run_name(name), images.images, mean, std)
                              for name in MODELS}}
 
         table = self._timed("emergence", work)
-        self._write("emergence.json", table)
-        return table
+        return self._write("emergence.json", table)
 
     # -- 6. sweep ------------------------------------------------------------------------------
 
@@ -412,12 +403,11 @@ class Reproduction:
         import matplotlib.pyplot as plt
 
         from sslvit_lite.emergence import plot_emergence
+        from sslvit_lite.provenance import provenance_caption
 
         start = time.perf_counter()
         table = self.emergence()
-        provenance = self._provenance()
-        caption = (f"preset {self.preset}, {provenance.get('device', '?')}, commit {provenance.get('commit', '?')}, "
-                   f"{table['images']['count']} test images")
+        caption = f"{provenance_caption(self._provenance())} · {table['images']['count']} test images"
         fig = plot_emergence({run_name(n): table["runs"][run_name(n)] for n in ("simmim", "mocov3")},
                              {run_name("simmim"): "SimMIM (MIM)", run_name("mocov3"): "MoCo v3 (CL)"}, caption)
         path = self.out / "figures" / "emergence.png"

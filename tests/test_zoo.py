@@ -43,3 +43,28 @@ def test_training_log_is_read_beside_a_run_and_beside_an_export(tmp_path):
     (tmp_path / "mocov3-cifar10.metrics.jsonl").write_text(records[0])
     assert training_log(tmp_path / "mocov3-cifar10.pt") == [{"step": 2, "loss": 1.5}]
     assert training_log(tmp_path / "other.pt") == []
+
+
+def test_load_objective_rebuilds_the_whole_objective_and_refuses_a_slim_file(tmp_path):
+    import torch
+
+    from sslvit_lite.checkpoint import CheckpointError, backbone_state, load_objective
+    from sslvit_lite.objectives import build_objective
+    from sslvit_lite.presets import resolve
+    from sslvit_lite.vit import build_vit
+
+    config = resolve("mae", "smoke").to_dict()
+    torch.manual_seed(3)
+    mae = build_objective("mae", build_vit(config["arch"], img_size=config["img_size"],
+                                           patch_size=config["patch_size"], **config["vit_kwargs"]),
+                          **config["hparams"])
+    torch.save({"model": {k: v.half() if v.is_floating_point() else v for k, v in mae.state_dict().items()},
+                "config": config}, tmp_path / "mae.pt")
+    loaded = load_objective(tmp_path / "mae.pt")
+    assert type(loaded) is type(mae) and not loaded.training
+    for key, value in mae.state_dict().items():  # the decoder too, back in fp32
+        assert loaded.state_dict()[key].dtype == value.dtype
+        torch.testing.assert_close(loaded.state_dict()[key], value.half().to(value.dtype))
+    slim = {"model": {f"backbone.{k}": v for k, v in backbone_state(mae.state_dict()).items()}, "config": config}
+    with pytest.raises(CheckpointError, match="whole mae objective.*decoder"):
+        load_objective(slim)
