@@ -23,8 +23,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from sslvit_lite.analysis.attention import (attention_entropy, attention_nmi, head_jsd, mean_attention_distance,
-                                          query_jsd, query_map)
+from sslvit_lite.analysis.attention import (attention_entropy, attention_nmi, head_jsd, head_map_jsd,
+                                          mean_attention_distance, query_jsd, query_map)
 from sslvit_lite.analysis.fourier import diagonal_profile, mean_log_amplitude
 from sslvit_lite.analysis.representation import effective_rank, image_silhouette, token_tsne, unison_ratio
 
@@ -35,7 +35,8 @@ CONVENTIONS = {
     "nmi": "blocks 1..L, [per head], CLS dropped (Fig 4)",
     "attention_entropy": "blocks 1..L, [per head], mean row entropy / log P (1 = uniform, 0 = one-hot)",
     "query_jsd": "blocks 1..L, [per head], bits, mean pairwise JSD between query rows (Fig 2, ours)",
-    "head_jsd": "blocks 1..L, bits, mean pairwise JSD between heads' mean maps (Fig 2, ours)",
+    "head_jsd": "blocks 1..L, bits, mean pairwise JSD between heads, query by query (Fig 2, ours)",
+    "head_map_jsd": "blocks 1..L, bits, mean pairwise JSD between heads' query-averaged maps (extra, ours)",
     "fourier_delta": "depths 0..L (embedding, block outputs), Δ log amplitude at the last diagonal bin (Fig 8)",
     "fourier_curves": "depths 0..L, Δ(k) for k = 0..K-1 along the half diagonal (Fig 8)",
     "silhouette": "depths 0..L, image-ID silhouette of patch tokens, cosine (Fig E.2, ours)",
@@ -153,6 +154,7 @@ def _accumulate(sums: _Sums, cap, prefix: int, grid: tuple[int, int], patch_px: 
     sums.add("query_jsd", [query_jsd(a) for a in patches])
     if patches[0].shape[1] >= 2:
         sums.add("head_jsd", [head_jsd(a) for a in patches])
+        sums.add("head_map_jsd", [head_map_jsd(a) for a in patches])
     zs = [z.float() for z in cap.tokens]  # (2L + 1) × (B, N, C)
     outputs = zs[0::2]  # depths 0..L
     batch = zs[0].shape[0]

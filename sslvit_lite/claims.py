@@ -4,18 +4,23 @@ Each claim of Park et al. (ICLR 2023) becomes a function of a *results* dict and
 :class:`ClaimResult` whose ``status`` is one of :data:`STATUSES`. CL is the model under
 ``roles["cl"]`` (MoCo v3), MIM the one under ``roles["mim"]`` (SimMIM).
 
-A claim that an untrained model could pass proves nothing, so every verdict is controlled:
+A claim that an untrained model, a lucky seed or a loose margin could pass proves nothing, so every
+verdict is controlled:
 
-- **margins**: one model beats another only by more than :data:`MARGINS` (noise between runs and
-  between random initialisations), so a tie is never "holds"; a difference within the margin is
-  ``"inconclusive"``;
-- **random-init control**: ``roles["random"]`` names a random-init encoder of the same architecture
-  measured the same way. Each claim lists the metrics by which its models must have *learned*
-  something (:attr:`Claim.learned`, e.g. MIM's attention distance for "MIM attends locally"); a
-  model within the margin of the random-init encoder there makes the claim ``"inconclusive"``, and
-  without a random-init measurement the claim is ``"not measured"``. CL's attention claims use its
-  attention entropy: an untrained ViT's attention is near-uniform (entropy ≈ 1 of the uniform value)
-  and has NMI ≈ 0 like collapsed attention, so entropy is what tells *collapsed* from *untrained*;
+- **margins** (:func:`margins`): one model beats another only by more than the margin of the metric:
+  the floor in :data:`MARGINS`, raised to the largest spread measured between random initialisations
+  of one architecture and between seeds of one recipe (:func:`spreads`). A tie is never "holds";
+- **learned, on the compared metric, in the claim's window**: ``roles["random"]`` names random-init
+  encoders of the same architecture (at least three, each with its own seed), measured the same way.
+  Each claim lists the quantities it compares (:attr:`Claim.compared`: role, metric, head reduction,
+  depth window). A model whose quantity is within the margin of *any* random-init encoder of its own
+  initialisation (``"init"`` in its metrics), as the mean absolute gap over the window, has not learned
+  what the claim compares: the claim is ``"inconclusive"`` with that reason (e.g. "CL's attention
+  distance ≈ random init"). Without a random-init measurement the claim is ``"not measured"``;
+- **seeds**: a role may name several models (seeds). Each claim is checked on every pairing of them and
+  holds only if it holds for all; a mixed result is ``"inconclusive (seed-dependent)"`` with the outcome
+  of each pairing in :attr:`ClaimResult.pairs`. With fewer than :data:`MIN_SEEDS` seeds of a role a
+  claim can neither hold nor fail;
 - **smoke runs**: results whose ``provenance["preset"]`` is ``"smoke"`` read ``"n/a (smoke run)"``.
 
 "not measured" means a metric it needs is missing, NaN, or the models' depths differ.
@@ -29,7 +34,8 @@ Results schema (every key optional; a missing key makes only its claims "not mea
           "attention_entropy": [[per head] per block 1..L],  # 1 = uniform attention
           "nmi":               [[per head] per block 1..L],
           "query_jsd":         [[bits per head] per block 1..L],
-          "head_jsd":          [bits per block 1..L],
+          "head_jsd":          [bits per block 1..L],        # heads compared query by query
+          "init":              "mocov3" | "mae" | "timm",   # the encoder's initialisation
           "fourier_delta":     [Δ log amplitude at the last bin, per depth 0..L],
           "decoder_fourier_delta": [per decoder block]          (MAE),
           "silhouette":        [image-ID silhouette, per depth 0..L],
@@ -42,7 +48,9 @@ Results schema (every key optional; a missing key makes only its claims "not mea
           "noise_accuracy":    {"freqs": [rad/px], "clean": acc, "accuracy": [acc per f]},
         },
       },
-      "roles": {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "mae": "mae", "random": "random_init"},
+      "roles": {"cl": ["mocov3-seed0", "mocov3-seed1"], "mim": [...], "hybrid": "hybrid", "mae": [...],
+                "random": ["random-mocov3-0", "random-mocov3-1", "random-mocov3-2", ...]},
+      "margins": {metric: (absolute, relative)},           # optional: else computed by margins()
       "hybrid_sweep": [{"lambda": λ, "linear_probe": %, "fine_tune": %}, ...],
       "provenance": {...},
     }
@@ -58,38 +66,43 @@ model with L blocks the window starts at block ceil(first · L / 12), e.g. block
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
-STATUSES = ("holds", "fails", "inconclusive", "not measured", "n/a (smoke run)")
-DEFAULT_ROLES = {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "mae": "mae", "random": "random_init"}
+SEED_DEPENDENT = "inconclusive (seed-dependent)"
 SMOKE = "n/a (smoke run)"
+STATUSES = ("holds", "fails", "inconclusive", SEED_DEPENDENT, "not measured", SMOKE)
+DEFAULT_ROLES = {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "mae": "mae", "random": "random_init"}
 SIZE_ORDER = ("vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge")
 MOST = 0.75  # share of a depth window that must agree
+MIN_SEEDS = 2  # a verdict needs at least this many seeds of every model it compares
 
-# Differences smaller than these are noise: (absolute, relative to the larger magnitude). Attention
-# distance scales with the image, hence relative; probes are top-1 %; Fourier Δ is in log amplitude.
+# The smallest differences that count, as floors: (absolute, relative to the larger magnitude).
+# Attention distance scales with the image, hence relative; probes are top-1 %; Fourier Δ is in log
+# amplitude; our own shape/noise tests score a probe on ~100-400 images (a standard error of 3-5 points).
+# The margin actually used is the larger of the floor and two measured spreads (:func:`margins`): how far
+# apart random initialisations of one architecture are, and how far apart seeds of one recipe are.
 MARGINS: dict[str, tuple[float, float]] = {
     "attention_distance": (0.0, 0.05), "attention_entropy": (0.02, 0.0), "nmi": (0.02, 0.0),
     "query_jsd": (0.01, 0.0), "head_jsd": (0.01, 0.0), "fourier_delta": (0.05, 0.0),
     "decoder_fourier_delta": (0.05, 0.0), "silhouette": (0.02, 0.0), "unison": (0.02, 0.0),
     "linear_probe": (2.0, 0.0), "fine_tune": (0.3, 0.0), "fine_tune_by_size": (0.3, 0.0),
-    "coco_ap_box": (0.5, 0.0),
-    # our own tests score a linear probe on ~100-400 images: a standard error of 3-5 points
-    "shape_bias": (0.05, 0.0), "noise_accuracy": (0.03, 0.0),
+    "coco_ap_box": (0.5, 0.0), "shape_bias": (0.05, 0.0), "noise_accuracy": (0.03, 0.0),
 }
 
 
-def margin(key: str, a: float, b: float) -> float:
-    """The smallest difference between ``a`` and ``b`` that counts for metric ``key``."""
-    absolute, relative = MARGINS[key]
+def margin(key: str, a: float, b: float, table: dict | None = None) -> float:
+    """The smallest difference between ``a`` and ``b`` that counts for metric ``key`` (``table``: the
+    margins in use, :func:`margins`; the floors :data:`MARGINS` by default)."""
+    absolute, relative = (table or MARGINS)[key]
     return absolute + relative * max(abs(a), abs(b))
 
 
-def beats(key: str, higher: float, lower: float) -> bool:
+def beats(key: str, higher: float, lower: float, table: dict | None = None) -> bool:
     """``higher`` > ``lower`` by more than the margin of ``key`` (a tie never counts)."""
-    return higher - lower > margin(key, higher, lower)
+    return higher - lower > margin(key, higher, lower, table)
 
 
 @dataclass
@@ -101,6 +114,7 @@ class ClaimResult:
     status: str  # one of STATUSES
     values: dict = field(default_factory=dict)  # JSON-serialisable numbers behind the verdict
     detail: str = ""
+    pairs: list = field(default_factory=list)  # the verdict of each pairing of seeds
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -181,8 +195,22 @@ def _rounded(xs: Sequence[float]) -> list[float]:
     return [round(x, 4) for x in xs]
 
 
+def _margins(r: dict) -> dict:
+    return r.get("margins") or MARGINS
+
+
+def _beats(r: dict, key: str, higher: float, lower: float) -> bool:
+    return beats(key, higher, lower, _margins(r))
+
+
+def _mtext(r: dict, key: str) -> str:
+    """The margin of ``key`` in use, as text ("5 %", "0.031")."""
+    absolute, relative = _margins(r)[key]
+    return f"{relative:.0%}" if relative else f"{absolute:.3g}"
+
+
 def _window_order(
-    key: str, higher: list[float], lower: list[float], window: list[int], offset: int, share: float = MOST
+    r: dict, key: str, higher: list[float], lower: list[float], window: list[int], offset: int, share: float = MOST
 ) -> tuple[bool | None, dict, int, int]:
     """Does ``higher`` beat ``lower`` (by the margin of ``key``) at ≥ share of the 1-based window?
 
@@ -190,8 +218,8 @@ def _window_order(
     (inconclusive) when the depths it misses are ties. offset = index of depth 1 in the lists.
     """
     idx = [d - 1 + offset for d in window]
-    wins = sum(beats(key, higher[i], lower[i]) for i in idx)
-    losses = sum(beats(key, lower[i], higher[i]) for i in idx)
+    wins = sum(_beats(r, key, higher[i], lower[i]) for i in idx)
+    losses = sum(_beats(r, key, lower[i], higher[i]) for i in idx)
     need = _needed(len(window), share)
     values = {"window": window, "higher": _rounded([higher[i] for i in idx]), "lower": _rounded([lower[i] for i in idx])}
     ok = True if wins >= need else (False if len(window) - losses < need else None)
@@ -206,9 +234,9 @@ def _result(ok: bool | None) -> str:
     return "inconclusive" if ok is None else ("holds" if ok else "fails")
 
 
-def _compare(key: str, higher: float, lower: float) -> bool | None:
+def _compare(r: dict, key: str, higher: float, lower: float) -> bool | None:
     """True if ``higher`` beats ``lower``, False if ``lower`` beats it, None for a tie within the margin."""
-    return True if beats(key, higher, lower) else (False if beats(key, lower, higher) else None)
+    return True if _beats(r, key, higher, lower) else (False if _beats(r, key, lower, higher) else None)
 
 
 def _all(*oks: bool | None) -> bool | None:
@@ -222,26 +250,26 @@ def _all(*oks: bool | None) -> bool | None:
 def _c1_attention_distance(r):
     cl, mim = _pair(r, "attention_distance")
     window = late_blocks(len(cl), 9)
-    ok, v, wins, need = _window_order("attention_distance", cl, mim, window, offset=0)
+    ok, v, wins, need = _window_order(r, "attention_distance", cl, mim, window, offset=0)
     values = {"blocks": window, "cl_px": v["higher"], "mim_px": v["lower"], "wins": wins, "needed": need}
-    return ok, values, f"AD(CL) > AD(MIM) + 5 % at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
+    return ok, values, f"AD(CL) > AD(MIM) + {_mtext(r, 'attention_distance')} at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
 
 
 def _c2_local_heads(r):
     cl, mim = _pair(r, "attention_distance", _head_min)
     window = late_blocks(len(cl), 8)
-    ok, v, wins, need = _window_order("attention_distance", cl, mim, window, offset=0)
+    ok, v, wins, need = _window_order(r, "attention_distance", cl, mim, window, offset=0)
     values = {"blocks": window, "cl_min_head_px": v["higher"], "mim_min_head_px": v["lower"], "wins": wins, "needed": need}
-    return ok, values, (f"min-head AD(MIM) < min-head AD(CL) − 5 % at {wins}/{len(window)} of blocks {_span(window)} "
+    return ok, values, (f"min-head AD(MIM) < min-head AD(CL) − {_mtext(r, 'attention_distance')} at {wins}/{len(window)} of blocks {_span(window)} "
                         f"(need {need})")
 
 
 def _c3_nmi(r):
     cl, mim = _pair(r, "nmi")
     window = late_blocks(len(cl), 9)
-    ok, v, wins, need = _window_order("nmi", mim, cl, window, offset=0)
+    ok, v, wins, need = _window_order(r, "nmi", mim, cl, window, offset=0)
     values = {"blocks": window, "cl_nmi": v["lower"], "mim_nmi": v["higher"], "wins": wins, "needed": need}
-    return ok, values, f"NMI(CL) < NMI(MIM) − 0.02 at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
+    return ok, values, f"NMI(CL) < NMI(MIM) − {_mtext(r, 'nmi')} at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
 
 
 def _c4_collapse_grows(r):
@@ -251,7 +279,7 @@ def _c4_collapse_grows(r):
     mim_ratio = mim[-1] / max(mim) if max(mim) > 0 else 1.0
     # a real fall (beyond the noise floor, so the peak is real and before the last block) to at most
     # half the peak, and a larger relative fall than MIM's
-    falls = cl_ratio <= 0.5 and beats("nmi", cl[peak], cl[-1])
+    falls = cl_ratio <= 0.5 and _beats(r, "nmi", cl[peak], cl[-1])
     ok = falls and mim_ratio > cl_ratio
     values = {
         "cl_peak_block": peak + 1,
@@ -262,24 +290,23 @@ def _c4_collapse_grows(r):
     }
     detail = (
         f"CL NMI peaks at block {peak + 1} ({cl[peak]:.3f}) and falls to {cl_ratio:.2f}× its peak by block {len(cl)} "
-        f"(need a fall > 0.02 to ≤ 0.5× and below MIM's {mim_ratio:.2f}×)"
+        f"(need a fall > {_mtext(r, 'nmi')} to ≤ 0.5× and below MIM's {mim_ratio:.2f}×)"
     )
     return ok, values, detail
 
 
 def _c5_homogeneity(r):
     cl, mim = _pair(r, "query_jsd")
+    cl_h, mim_h = _pair(r, "head_jsd")
     window = late_blocks(len(cl), 9)
-    ok, v, wins, need = _window_order("query_jsd", mim, cl, window, offset=0)
-    values = {"blocks": window, "cl_query_jsd": v["lower"], "mim_query_jsd": v["higher"], "wins": wins, "needed": need}
-    detail = f"query JSD(CL) < JSD(MIM) − 0.01 at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
-    try:
-        cl_h, mim_h = _pair(r, "head_jsd")
-    except NotMeasured:
-        return ok, values, detail + "; head JSD not measured"
-    ok_h, v_h, wins_h, need_h = _window_order("head_jsd", mim_h, cl_h, window, offset=0)
-    values.update({"cl_head_jsd": v_h["lower"], "mim_head_jsd": v_h["higher"], "head_wins": wins_h})
-    return _all(ok, ok_h), values, detail + f"; head JSD(CL) < JSD(MIM) at {wins_h}/{len(window)} (need {need_h})"
+    ok, v, wins, need = _window_order(r, "query_jsd", mim, cl, window, offset=0)
+    ok_h, v_h, wins_h, need_h = _window_order(r, "head_jsd", mim_h, cl_h, window, offset=0)
+    values = {"blocks": window, "cl_query_jsd": v["lower"], "mim_query_jsd": v["higher"], "wins": wins, "needed": need,
+              "cl_head_jsd": v_h["lower"], "mim_head_jsd": v_h["higher"], "head_wins": wins_h}
+    detail = (f"query JSD(CL) < JSD(MIM) − {_mtext(r, 'query_jsd')} at {wins}/{len(window)} of blocks {_span(window)} "
+              f"(need {need}); per-query head JSD(CL) < JSD(MIM) − {_mtext(r, 'head_jsd')} at {wins_h}/{len(window)} "
+              f"(need {need_h})")
+    return _all(ok, ok_h), values, detail
 
 
 def _c6_low_frequency(r):
@@ -287,13 +314,13 @@ def _c6_low_frequency(r):
     depths = list(range(1, len(cl)))
     if not depths:
         raise NotMeasured("fourier_delta needs depths 0..L with L ≥ 1")
-    ok, v, wins, need = _window_order("fourier_delta", mim, cl, depths, offset=1, share=10 / 12)
+    ok, v, wins, need = _window_order(r, "fourier_delta", mim, cl, depths, offset=1, share=10 / 12)
     early = depths[: max(1, math.ceil(len(depths) / 4))]
     gap = sum(mim[d] - cl[d] for d in early) / len(early)
     values = {"depths": depths, "cl_delta": v["lower"], "mim_delta": v["higher"], "wins": wins, "needed": need,
               "early_gap": round(gap, 4)}
     detail = (
-        f"Δ(CL) < Δ(MIM) − 0.05 at {wins}/{len(depths)} of depths 1–{depths[-1]} (need {need}); "
+        f"Δ(CL) < Δ(MIM) − {_mtext(r, 'fourier_delta')} at {wins}/{len(depths)} of depths 1–{depths[-1]} (need {need}); "
         f"mean gap at depths {_span(early)}: {gap:.2f} (paper ≈ 1.0)"
     )
     return ok, values, detail
@@ -307,9 +334,9 @@ def _c7_mim_decoder_layers(r):
     drop, cl_drop = mim[-1] - mim[-2], cl[-1] - cl[-2]
     # MIM's last block lowers Δ (low-pass), and more than CL's last block does: a drop both share is
     # not a decoder-like role of MIM's last layers
-    ok = _all(_compare("fourier_delta", 0.0, drop), _compare("fourier_delta", cl_drop, drop))
+    ok = _all(_compare(r, "fourier_delta", 0.0, drop), _compare(r, "fourier_delta", cl_drop, drop))
     values = {"mim_last_step": round(drop, 4), "cl_last_step": round(cl_drop, 4)}
-    detail = f"Δ_MIM(L) − Δ_MIM(L−1) = {drop:+.3f} (paper ≈ −0.2; need < −0.05 and below CL's {cl_drop:+.3f} by 0.05)"
+    detail = f"Δ_MIM(L) − Δ_MIM(L−1) = {drop:+.3f} (paper ≈ −0.2; need < −{_mtext(r, 'fourier_delta')} and below CL's {cl_drop:+.3f} by as much)"
     return ok, values, detail
 
 
@@ -318,17 +345,17 @@ def _c8_image_clusters(r):
     if len(cl) < 2:
         raise NotMeasured("silhouette needs depths 0..L with L ≥ 1")
     window = late_blocks(len(cl) - 1, 9)
-    ok, v, wins, need = _window_order("silhouette", cl, mim, window, offset=1)
+    ok, v, wins, need = _window_order(r, "silhouette", cl, mim, window, offset=1)
     values = {"depths": window, "cl_silhouette": v["higher"], "mim_silhouette": v["lower"], "wins": wins, "needed": need}
-    return ok, values, (f"image-ID silhouette CL > MIM + 0.02 at {wins}/{len(window)} of depths {_span(window)} "
+    return ok, values, (f"image-ID silhouette CL > MIM + {_mtext(r, 'silhouette')} at {wins}/{len(window)} of depths {_span(window)} "
                         f"(need {need})")
 
 
 def _c9_linear_probe(r):
     cl, mim = _pair(r, "linear_probe")
     values = {"cl_last": round(cl[-1], 2), "mim_last": round(mim[-1], 2), "mim_best": round(max(mim), 2)}
-    return (_compare("linear_probe", cl[-1], mim[-1]), values,
-            f"last-block LP: CL {cl[-1]:.1f} vs MIM {mim[-1]:.1f} (need CL ahead by > 2 points; MIM best block {max(mim):.1f})")
+    return (_compare(r, "linear_probe", cl[-1], mim[-1]), values,
+            f"last-block LP: CL {cl[-1]:.1f} vs MIM {mim[-1]:.1f} (need CL ahead by > {_mtext(r, 'linear_probe')} points; MIM best block {max(mim):.1f})")
 
 
 def _c10_which_layers(r):
@@ -339,18 +366,19 @@ def _c10_which_layers(r):
     cl_best = max(range(num), key=lambda i: (cl[i], i)) + 1
     mim_best = max(range(num), key=lambda i: (mim[i], -i)) + 1
     early = list(range(1, num // 2 + 1))
-    ok_early, _, wins, need = _window_order("linear_probe", mim, cl, early, offset=0)
+    ok_early, _, wins, need = _window_order(r, "linear_probe", mim, cl, early, offset=0)
     # CL: the last block is best (no earlier block beats it by the margin); MIM: a real peak before the
     # last block and a real loss of accuracy after it
-    cl_last_best = not any(beats("linear_probe", x, cl[-1]) for x in cl[:-1])
-    mim_peak = _compare("linear_probe", max(mim[:-1]), mim[-1])
+    lp = _mtext(r, "linear_probe")
+    cl_last_best = not any(_beats(r, "linear_probe", x, cl[-1]) for x in cl[:-1])
+    mim_peak = _compare(r, "linear_probe", max(mim[:-1]), mim[-1])
     ok = _all(cl_last_best, mim_peak, ok_early)
     values = {"cl_best_block": cl_best, "mim_best_block": mim_best, "mim_peak_to_last": round(max(mim) - mim[-1], 2),
               "early_blocks": early, "early_wins": wins, "needed": need}
     detail = (
-        f"best block: CL {cl_best}, MIM {mim_best} of {num} (need no block before CL's last to beat it by > 2 "
-        f"points, and MIM's best before its last to beat the last by > 2: {max(mim[:-1]) - mim[-1]:+.1f}); "
-        f"LP(MIM) > LP(CL) + 2 at {wins}/{len(early)} of blocks {_span(early)} (need {need})"
+        f"best block: CL {cl_best}, MIM {mim_best} of {num} (need no block before CL's last to beat it by > {lp} "
+        f"points, and MIM's best before its last to beat the last by > {lp}: {max(mim[:-1]) - mim[-1]:+.1f}); "
+        f"LP(MIM) > LP(CL) + {lp} at {wins}/{len(early)} of blocks {_span(early)} (need {need})"
     )
     return ok, values, detail
 
@@ -362,19 +390,19 @@ def _c11_mae_decoder(r):
         raise NotMeasured("MAE fourier_delta needs depths 0..L with L ≥ 1")
     enc, dec = sum(encoder) / len(encoder), sum(decoder) / len(decoder)
     values = {"encoder_mean": round(enc, 4), "decoder_mean": round(dec, 4)}
-    return (_compare("fourier_delta", enc, dec), values,
-            f"mean Δ: decoder {dec:.2f} vs encoder depths ≥ 1 {enc:.2f} (need lower by 0.05; paper ≈ −3.2 vs −2.3)")
+    return (_compare(r, "fourier_delta", enc, dec), values,
+            f"mean Δ: decoder {dec:.2f} vs encoder depths ≥ 1 {enc:.2f} (need lower by {_mtext(r, 'fourier_delta')}; paper ≈ −3.2 vs −2.3)")
 
 
 def _c12_ft_vs_lp(r):
     ft_cl = _number(_metric(r, "cl", "fine_tune"), "CL fine_tune")
     ft_mim = _number(_metric(r, "mim", "fine_tune"), "MIM fine_tune")
     cl, mim = _pair(r, "linear_probe")
-    ft = True if not beats("fine_tune", ft_cl, ft_mim) else False  # MIM ≥ CL: CL may not lead by the margin
-    ok = _all(ft, _compare("linear_probe", cl[-1], mim[-1]))
+    ft = True if not _beats(r, "fine_tune", ft_cl, ft_mim) else False  # MIM ≥ CL: CL may not lead by the margin
+    ok = _all(ft, _compare(r, "linear_probe", cl[-1], mim[-1]))
     values = {"ft_cl": ft_cl, "ft_mim": ft_mim, "lp_cl": round(cl[-1], 2), "lp_mim": round(mim[-1], 2)}
-    return ok, values, (f"FT: MIM {ft_mim:.1f} vs CL {ft_cl:.1f} (need MIM ≥ CL − 0.3); "
-                        f"LP: CL {cl[-1]:.1f} vs MIM {mim[-1]:.1f} (need CL ahead by > 2)")
+    return ok, values, (f"FT: MIM {ft_mim:.1f} vs CL {ft_cl:.1f} (need MIM ≥ CL − {_mtext(r, 'fine_tune')}); "
+                        f"LP: CL {cl[-1]:.1f} vs MIM {mim[-1]:.1f} (need CL ahead by > {_mtext(r, 'linear_probe')})")
 
 
 def _c13_scaling(r):
@@ -388,17 +416,17 @@ def _c13_scaling(r):
     small, large = sizes[0], sizes[-1]
     ft = {s: (_number(cl[s], "CL FT"), _number(mim[s], "MIM FT")) for s in sizes}
     # the crossing: CL ahead at the smallest size, MIM at least level at the largest
-    ok = _all(_compare("fine_tune", *ft[small]), not beats("fine_tune", *ft[large]))
+    ok = _all(_compare(r, "fine_tune", *ft[small]), not _beats(r, "fine_tune", *ft[large]))
     values = {"sizes": sizes, "cl": [cl[s] for s in sizes], "mim": [mim[s] for s in sizes],
               "gap_small": round(ft[small][0] - ft[small][1], 2), "gap_large": round(ft[large][0] - ft[large][1], 2)}
-    return ok, values, (f"FT CL − MIM: {values['gap_small']:+.1f} at {small} (need > 0.3), "
-                        f"{values['gap_large']:+.1f} at {large} (need ≤ 0.3)")
+    return ok, values, (f"FT CL − MIM: {values['gap_small']:+.1f} at {small} (need > {_mtext(r, 'fine_tune')}), "
+                        f"{values['gap_large']:+.1f} at {large} (need ≤ {_mtext(r, 'fine_tune')})")
 
 
 def _c14_dense(r):
     cl = _number(_metric(r, "cl", "coco_ap_box"), "CL coco_ap_box")
     mim = _number(_metric(r, "mim", "coco_ap_box"), "MIM coco_ap_box")
-    return _compare("coco_ap_box", mim, cl), {"cl": cl, "mim": mim}, f"COCO AP^box: MIM {mim:.1f} vs CL {cl:.1f}"
+    return _compare(r, "coco_ap_box", mim, cl), {"cl": cl, "mim": mim}, f"COCO AP^box: MIM {mim:.1f} vs CL {cl:.1f}"
 
 
 def _c15_hybrid_sweep(r):
@@ -412,7 +440,7 @@ def _c15_hybrid_sweep(r):
     if not metrics:
         raise NotMeasured("hybrid_sweep has neither linear_probe nor fine_tune at every λ")
     outcome = {
-        lam: _all(*(_compare(m, p[m], by_lambda[end][m]) for m in metrics for end in (0.0, 1.0)))
+        lam: _all(*(_compare(r, m, p[m], by_lambda[end][m]) for m in metrics for end in (0.0, 1.0)))
         for lam, p in sorted(by_lambda.items()) if 0 < lam < 1
     }
     winners = [lam for lam, ok in outcome.items() if ok]
@@ -441,9 +469,9 @@ def _c16_hybrid_layers(r):
     def mean(xs, depths, offset):
         return sum(xs[d - 1 + offset] for d in depths) / len(depths)
 
-    nmi_ok = _compare("nmi", mean(nmi_mim, late, 0), mean(nmi_h, late, 0))
-    early_ok = _compare("fourier_delta", mean(fd_h, early, 1), mean(fd_cl, early, 1))
-    late_ok = _compare("fourier_delta", mean(fd_mim, late_fd, 1), mean(fd_h, late_fd, 1))
+    nmi_ok = _compare(r, "nmi", mean(nmi_mim, late, 0), mean(nmi_h, late, 0))
+    early_ok = _compare(r, "fourier_delta", mean(fd_h, early, 1), mean(fd_cl, early, 1))
+    late_ok = _compare(r, "fourier_delta", mean(fd_mim, late_fd, 1), mean(fd_h, late_fd, 1))
     values = {
         "late_blocks": late, "nmi_hybrid_late": round(mean(nmi_h, late, 0), 4), "nmi_mim_late": round(mean(nmi_mim, late, 0), 4),
         "early_depths": early, "delta_hybrid_early": round(mean(fd_h, early, 1), 4), "delta_cl_early": round(mean(fd_cl, early, 1), 4),
@@ -459,8 +487,8 @@ def _c16_hybrid_layers(r):
 def _c17_shape_bias(r):
     cl = _number(_metric(r, "cl", "shape_bias"), "CL shape_bias")
     mim = _number(_metric(r, "mim", "shape_bias"), "MIM shape_bias")
-    return (_compare("shape_bias", cl, mim), {"cl": cl, "mim": mim},
-            f"cue-conflict shape bias (our set): CL {cl:.2f} vs MIM {mim:.2f} (need ahead by > 0.05)")
+    return (_compare(r, "shape_bias", cl, mim), {"cl": cl, "mim": mim},
+            f"cue-conflict shape bias (our set): CL {cl:.2f} vs MIM {mim:.2f} (need ahead by > {_mtext(r, 'shape_bias')})")
 
 
 def _high_f_drop(result: dict, high: list[float]) -> float:
@@ -481,25 +509,66 @@ def _c18_noise(r):
     drop_cl, drop_mim = _high_f_drop(cl, high), _high_f_drop(mim, high)
     values = {"freqs": high, "cl_delta_acc": round(drop_cl, 4), "mim_delta_acc": round(drop_mim, 4)}
     detail = f"mean Δacc for f > π/2 (our test): CL {drop_cl:+.3f} vs MIM {drop_mim:+.3f}"
-    if not beats("noise_accuracy", 0.0, drop_cl) and not beats("noise_accuracy", 0.0, drop_mim):
-        return None, values, detail + " (neither model loses more than 0.03: the noise does not affect them)"
-    return _compare("noise_accuracy", drop_cl, drop_mim), values, detail + " (need CL's loss smaller by > 0.03)"
+    if not _beats(r, "noise_accuracy", 0.0, drop_cl) and not _beats(r, "noise_accuracy", 0.0, drop_mim):
+        return None, values, detail + f" (neither model loses more than {_mtext(r, 'noise_accuracy')}: the noise does not affect them)"
+    return _compare(r, "noise_accuracy", drop_cl, drop_mim), values, detail + f" (need CL's loss smaller by > {_mtext(r, 'noise_accuracy')})"
 
 
 def _c19_unison(r):
     cl, mim = _pair(r, "unison")
     window = late_blocks(len(cl), 9)
-    ok, v, wins, need = _window_order("unison", cl, mim, window, offset=0)
+    ok, v, wins, need = _window_order(r, "unison", cl, mim, window, offset=0)
     values = {"blocks": window, "cl_unison": v["higher"], "mim_unison": v["lower"], "wins": wins, "needed": need}
-    return ok, values, f"U(CL) > U(MIM) + 0.02 at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
+    return ok, values, f"U(CL) > U(MIM) + {_mtext(r, 'unison')} at {wins}/{len(window)} of blocks {_span(window)} (need {need})"
 
 
 # --------------------------------------------------------------------------- registry
 
 
+# Depth windows of a metric list of length n, as list indices: per-block lists hold blocks 1..L at
+# indices 0..L−1, per-depth lists (Fourier Δ, silhouette) depths 0..L at indices 0..L.
+def _blocks(first_of_12: int) -> Callable[[int], list[int]]:
+    return lambda n: [d - 1 for d in late_blocks(n, first_of_12)]
+
+
+def _depths(first_of_12: int) -> Callable[[int], list[int]]:
+    return lambda n: late_blocks(n - 1, first_of_12)
+
+
+def _every_depth_after_0(n: int) -> list[int]:
+    return list(range(1, n))
+
+
+def _last_two(n: int) -> list[int]:
+    return list(range(max(0, n - 2), n))
+
+
+def _last(n: int) -> list[int]:
+    return [n - 1]
+
+
+def _whole(n: int) -> list[int]:
+    return list(range(n))
+
+
+@dataclass(frozen=True)
+class Compared:
+    """What a claim compares for one model: metric ``key`` of the ``role`` model, per depth reduced over
+    heads by ``heads`` ("mean" or "min"), in the depth ``window`` (list indices, given the list's length)."""
+
+    role: str
+    key: str
+    window: Callable[[int], list[int]] = _whole
+    heads: str = "mean"
+
+
 @dataclass(frozen=True)
 class Claim:
-    """One claim of the paper: the claim, how we measure it, and what the paper expects."""
+    """One claim of the paper: the claim, how we measure it, and what the paper expects.
+
+    ``compared`` lists the quantities the check compares; each must differ from every random-init
+    encoder in its window (:func:`untrained`), or the claim is "inconclusive".
+    """
 
     id: int
     claim: str
@@ -507,128 +576,293 @@ class Claim:
     expected: str
     figure: str
     check: Callable[[dict], tuple[bool | None, dict, str]]
-    learned: tuple[tuple[str, str], ...] = ()  # (role, metric): must differ from the random-init encoder
+    compared: tuple[Compared, ...] = ()
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The models the claim is about (in the order of ``compared``)."""
+        return tuple(dict.fromkeys(c.role for c in self.compared))
+
+
+def _both(key: str, window: Callable[[int], list[int]] = _whole, heads: str = "mean") -> tuple[Compared, ...]:
+    return Compared("cl", key, window, heads), Compared("mim", key, window, heads)
 
 
 CLAIMS: tuple[Claim, ...] = (
     Claim(1, "CL attends globally, MIM locally, especially in later layers",
-          "mean attention distance, mean over heads, blocks 9–12", "AD(CL) > AD(MIM); MoCo ≈ 96–114 px", "≈Fig 3", _c1_attention_distance,
-          (("cl", "attention_entropy"), ("mim", "attention_distance"))),
+          "mean attention distance, mean over heads, blocks 9–12", "AD(CL) > AD(MIM); MoCo ≈ 96–114 px", "≈Fig 3",
+          _c1_attention_distance, _both("attention_distance", _blocks(9))),
     Claim(2, "MIM keeps some local heads in every layer; CL heads are all global late",
-          "min-head attention distance, blocks 8–12", "min-head AD(MIM) ≪ min-head AD(CL)", "≈Fig 3 (inferred)", _c2_local_heads,
-          (("cl", "attention_entropy"), ("mim", "attention_distance"))),
+          "min-head attention distance, blocks 8–12", "min-head AD(MIM) ≪ min-head AD(CL)", "≈Fig 3 (inferred)",
+          _c2_local_heads, _both("attention_distance", _blocks(8), "min")),
     Claim(3, "CL self-attention collapses into homogeneity across queries",
           "NMI(query; key), blocks 9–12", "NMI(CL) < NMI(MIM); MoCo ≈ 0.09 → 0.01", "≈Fig 4/5", _c3_nmi,
-          (("cl", "attention_entropy"), ("mim", "nmi"))),
+          _both("nmi", _blocks(9))),
     Claim(4, "Collapse grows with depth in CL",
-          "NMI profile over depth", "MoCo peaks early (≈0.32, block 3), decays to ≈0.01; MIM does not", "≈Fig 4/5", _c4_collapse_grows,
-          (("cl", "attention_entropy"), ("cl", "nmi"), ("mim", "nmi"))),
+          "NMI profile over depth", "MoCo peaks early (≈0.32, block 3), decays to ≈0.01; MIM does not", "≈Fig 4/5",
+          _c4_collapse_grows, _both("nmi")),
     Claim(5, "CL maps are the same for different queries and heads",
-          "mean pairwise JSD between query rows (and heads) [ours]", "JSD(CL) < JSD(MIM) in later blocks", "Fig 2", _c5_homogeneity,
-          (("cl", "attention_entropy"), ("mim", "query_jsd"))),
+          "mean pairwise JSD between query rows, and between heads query by query [ours]",
+          "JSD(CL) < JSD(MIM) in later blocks", "Fig 2", _c5_homogeneity,
+          _both("query_jsd", _blocks(9)) + _both("head_jsd", _blocks(9))),
     Claim(6, "CL uses low frequencies, MIM high frequencies",
-          "Δ log amplitude at the last bin, depths 1..L", "Δ(CL) < Δ(MIM); gap ≈ 1.0 at depths 1–3", "Fig 8/9", _c6_low_frequency,
-          (("cl", "fourier_delta"), ("mim", "fourier_delta"))),
+          "Δ log amplitude at the last bin, depths 1..L", "Δ(CL) < Δ(MIM); gap ≈ 1.0 at depths 1–3", "Fig 8/9",
+          _c6_low_frequency, _both("fourier_delta", _every_depth_after_0)),
     Claim(7, "MIM's last layers act like a decoder (low-pass)",
           "Δ(L) − Δ(L−1) for MIM", "negative, ≈ −0.2", "Fig 8/9, 11", _c7_mim_decoder_layers,
-          (("mim", "fourier_delta"), ("cl", "fourier_delta"))),
+          (Compared("mim", "fourier_delta", _last_two), Compared("cl", "fourier_delta", _last_two))),
     Claim(8, "CL tokens cluster per image, MIM tokens intermingle",
-          "image-ID silhouette of tokens [ours], later depths", "silhouette(CL) > silhouette(MIM)", "Fig E.2", _c8_image_clusters,
-          (("cl", "silhouette"), ("mim", "silhouette"))),
+          "image-ID silhouette of tokens [ours], later depths", "silhouette(CL) > silhouette(MIM)", "Fig E.2",
+          _c8_image_clusters, _both("silhouette", _depths(9))),
     Claim(9, "CL is linearly separable at image level",
-          "linear probe, last block", "LP(CL) > LP(MIM): 76.7 vs ≈45 (last) / 56.7 (best)", "Fig 1, 10", _c9_linear_probe,
-          (("cl", "linear_probe"), ("mim", "linear_probe"))),
+          "linear probe, last block", "LP(CL) > LP(MIM): 76.7 vs ≈45 (last) / 56.7 (best)", "Fig 1, 10",
+          _c9_linear_probe, _both("linear_probe", _last)),
     Claim(10, "Later layers matter for CL, early layers for MIM",
-           "per-block linear probe", "best block: CL last, MIM ≈7–8; LP(MIM) > LP(CL) early", "Fig 10", _c10_which_layers,
-          (("cl", "linear_probe"), ("mim", "linear_probe"))),
+          "per-block linear probe", "best block: CL last, MIM ≈7–8; LP(MIM) > LP(CL) early", "Fig 10",
+          _c10_which_layers, _both("linear_probe")),
     Claim(11, "MAE's explicit decoder takes over the low-pass decoder role",
-           "Δ log amplitude over MAE encoder and decoder", "decoder ≈ −3.0…−3.45 ≪ encoder ≈ −2.1…−2.4", "Fig 11", _c11_mae_decoder,
-          (("mae", "fourier_delta"),)),
+          "Δ log amplitude over MAE encoder and decoder", "decoder ≈ −3.0…−3.45 ≪ encoder ≈ −2.1…−2.4", "Fig 11",
+          _c11_mae_decoder, (Compared("mae", "fourier_delta", _every_depth_after_0),)),
     Claim(12, "MIM fine-tunes better, CL probes better",
-           "fine-tuning vs linear probing", "FT: MIM ≥ CL (83.8 vs 83.2); LP: CL ≫ MIM", "Fig 1", _c12_ft_vs_lp,
-          (("cl", "linear_probe"), ("mim", "linear_probe"), ("cl", "fine_tune"), ("mim", "fine_tune"))),
+          "fine-tuning vs linear probing", "FT: MIM ≥ CL (83.8 vs 83.2); LP: CL ≫ MIM", "Fig 1", _c12_ft_vs_lp,
+          _both("linear_probe", _last) + _both("fine_tune")),
     Claim(13, "MIM scales better with model size",
-           "fine-tuning vs model size", "CL > MIM at Ti/S, MIM ≥ CL at B and above", "Fig 1", _c13_scaling,
-          (("cl", "fine_tune_by_size"), ("mim", "fine_tune_by_size"))),
+          "fine-tuning vs model size", "CL > MIM at Ti/S, MIM ≥ CL at B and above", "Fig 1", _c13_scaling,
+          _both("fine_tune_by_size")),
     Claim(14, "MIM is better for dense prediction",
-           "COCO AP^box (Mask R-CNN)", "MIM > CL: 50.3 / 49.8 vs 47.9", "Fig 1", _c14_dense,
-          (("cl", "coco_ap_box"), ("mim", "coco_ap_box"))),
+          "COCO AP^box (Mask R-CNN)", "MIM > CL: 50.3 / 49.8 vs 47.9", "Fig 1", _c14_dense, _both("coco_ap_box")),
     Claim(15, "CL and MIM are complementary",
-           "hybrid λ sweep, LP and FT", "λ = 0.2 beats λ = 0 and λ = 1 in both", "Fig 12", _c15_hybrid_sweep,
-          (("hybrid", "linear_probe"),)),
+          "hybrid λ sweep, LP and FT", "λ = 0.2 beats λ = 0 and λ = 1 in both", "Fig 12", _c15_hybrid_sweep,
+          (Compared("hybrid", "linear_probe", _last),)),
     Claim(16, "Hybrid: early layers MIM-like, late layers CL-like",
-           "NMI and Δ log amplitude per depth for the hybrid", "late NMI drops; Δ higher early, lower late", "Fig 12", _c16_hybrid_layers,
-          (("hybrid", "nmi"), ("hybrid", "fourier_delta"), ("mim", "nmi"), ("cl", "fourier_delta"),
-           ("mim", "fourier_delta"))),
+          "NMI and Δ log amplitude per depth for the hybrid", "late NMI drops; Δ higher early, lower late", "Fig 12",
+          _c16_hybrid_layers,
+          (Compared("hybrid", "nmi", _blocks(9)), Compared("hybrid", "fourier_delta", _every_depth_after_0),
+           Compared("mim", "nmi", _blocks(9)), Compared("cl", "fourier_delta", _every_depth_after_0),
+           Compared("mim", "fourier_delta", _every_depth_after_0))),
     Claim(17, "CL is more shape-biased (derived from frequency)",
-           "cue-conflict shape bias [ours, our set]", "shape bias(CL) > shape bias(MIM); not verified in the paper", "abstract", _c17_shape_bias,
-          (("cl", "shape_bias"), ("mim", "shape_bias"))),
+          "cue-conflict shape bias [ours, our set]", "shape bias(CL) > shape bias(MIM); not verified in the paper",
+          "abstract", _c17_shape_bias, _both("shape_bias")),
     Claim(18, "CL is robust to high-frequency perturbations",
-           "Δacc under band-limited noise [ours]", "Δacc at high f: CL less negative than MIM; not verified", "README", _c18_noise,
-          (("cl", "noise_accuracy"), ("mim", "noise_accuracy"))),
+          "Δacc under band-limited noise [ours]", "Δacc at high f: CL less negative than MIM; not verified", "README",
+          _c18_noise, _both("noise_accuracy")),
     Claim(19, "CL transforms tokens in unison, MIM individually",
-           "unison ratio per block [ours]", "U(CL) > U(MIM), especially late", "Sec. 3 SVD figure", _c19_unison,
-          (("cl", "unison"), ("mim", "unison"))),
+          "unison ratio per block [ours]; not independent of claim 3",
+          "U(CL) > U(MIM), especially late", "Sec. 3 SVD figure", _c19_unison, _both("unison", _blocks(9))),
 )
 
 
-def _summary(value) -> list[float]:
-    """The numbers of a metric that the random-init control compares: a per-depth curve (per-head lists
-    averaged), a scalar, a size table's values or a noise result's accuracies."""
+# --------------------------------------------------------------------------- controls, margins, seeds
+
+
+def _summary(value, heads: str = "mean") -> list[float]:
+    """The numbers of a metric that controls and spreads compare: a per-depth curve (per-head lists reduced
+    by ``heads``: "mean" or "min"), a scalar, a size table's values or a noise result's accuracies."""
     if isinstance(value, dict):
         value = [value["clean"], *value["accuracy"]] if "accuracy" in value else [value[k] for k in sorted(value)]
     if not isinstance(value, (list, tuple)):
         value = [value]
-    return [_number(sum(v) / len(v) if isinstance(v, (list, tuple)) else v, "a control metric") for v in value]
+    reduce = min if heads == "min" else (lambda v: sum(v) / len(v))
+    return [_number(reduce(v) if isinstance(v, (list, tuple)) else v, "a control metric") for v in value]
 
 
-def untrained(results: dict, role: str, key: str) -> str | None:
-    """Why the ``role`` model's ``key`` is indistinguishable from the random-init encoder's (None if it is not):
-    no depth differs by more than the metric's margin."""
-    model = _summary(_metric(results, role, key))
-    try:
-        control = _summary(_metric(results, "random", key))
-    except NotMeasured:
+def _names(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _init_of(results: dict, name: str) -> str | None:
+    return results.get("models", {}).get(name, {}).get("init")
+
+
+def _controls(results: dict, name: str) -> list[str]:
+    """The random-init encoders model ``name`` is compared with: those of its initialisation (all when
+    the models do not say which), never a model that plays another role."""
+    roles = {**DEFAULT_ROLES, **results.get("roles", {})}
+    playing = {n for role, v in roles.items() if role != "random" for n in _names(v)}
+    controls = [n for n in _names(roles["random"]) if n in results.get("models", {}) and n not in playing]
+    init = _init_of(results, name)
+    same = [n for n in controls if _init_of(results, n) in (init, None)] if init else controls
+    return same
+
+
+def _gap(a: list[float], b: list[float], window: list[int]) -> float:
+    """Mean absolute difference of two curves over the window (list indices)."""
+    return sum(abs(a[i] - b[i]) for i in window) / len(window)
+
+
+def _scale(a: list[float], b: list[float], window: list[int]) -> float:
+    return sum(max(abs(a[i]), abs(b[i])) for i in window) / len(window)
+
+
+def untrained(results: dict, compared: Compared) -> str | None:
+    """Why the compared quantity of the ``compared.role`` model is indistinguishable from a random-init
+    encoder's (None if it is not): within the margin of any one of the controls, as the mean absolute
+    difference over the claim's window. Every control must be told apart, not just one."""
+    role, key = compared.role, compared.key
+    name = _role(results, role)
+    model = _summary(_metric(results, role, key), compared.heads)
+    controls = _controls(results, name)
+    if not controls:
         raise NotMeasured(f"no random-init control for {key!r} (roles['random'] = {_role(results, 'random')!r})")
-    if len(model) != len(control):
-        raise NotMeasured(f"{key!r}: the random-init control has {len(control)} depths, {role.upper()} {len(model)}")
-    gap = max(abs(a - b) for a, b in zip(model, control))
-    if any(abs(a - b) > margin(key, a, b) for a, b in zip(model, control)):
-        return None
-    return f"{role.upper()} ({_role(results, role)}) {key} is within the margin of a random-init encoder's (max gap {gap:.3g})"
+    window = compared.window(len(model))
+    if not window:
+        raise NotMeasured(f"{key!r} has no depth in the claim's window")
+    absolute, relative = _margins(results)[key]
+    for control in controls:
+        values = results["models"][control].get(key)
+        if values is None:
+            raise NotMeasured(f"the random-init control {control!r} has no {key!r}")
+        reference = _summary(values, compared.heads)
+        if len(reference) != len(model):
+            raise NotMeasured(f"{key!r}: the random-init control has {len(reference)} depths, {role.upper()} {len(model)}")
+        gap = _gap(model, reference, window)
+        allowed = absolute + relative * _scale(model, reference, window)
+        if gap <= allowed:
+            where = "" if len(window) == len(model) else f" at list positions {window[0]}–{window[-1]}"
+            what = f"{'min-head ' if compared.heads == 'min' else ''}{key.replace('_', ' ')}"
+            return (f"{role.upper()}'s {what} ≈ random init ({name} vs {control}: mean gap {gap:.3g} ≤ margin "
+                    f"{allowed:.3g}{where})")
+    return None
+
+
+def _pairs(items: list[str]) -> list[tuple[str, str]]:
+    return [(a, b) for i, a in enumerate(items) for b in items[i + 1:]]
+
+
+def spreads(results: dict) -> dict[str, dict[str, float]]:
+    """Per metric, the largest init-to-init spread (between random-init encoders of one initialisation) and
+    seed-to-seed spread (between seeds of one role's model), each the mean absolute difference over depths
+    of the head-mean and of the min-head curves, whichever is larger; relative to the values' magnitude for
+    metrics with a relative margin. Metrics with fewer than two measurements read None."""
+    models = results.get("models", {})
+    roles = {**DEFAULT_ROLES, **results.get("roles", {})}
+    randoms = [n for n in _names(roles["random"]) if n in models]
+    groups: dict = {}
+    for n in randoms:
+        groups.setdefault(_init_of(results, n), []).append(n)
+    init_pairs = [p for group in groups.values() for p in _pairs(group)]
+    seed_pairs = [p for role, v in roles.items() if role != "random" for p in _pairs([n for n in _names(v) if n in models])]
+    out = {}
+    for key, (_, relative) in MARGINS.items():
+        def spread(pairs):
+            found = []
+            for a, b in pairs:
+                if key not in models[a] or key not in models[b]:
+                    continue
+                for heads in ("mean", "min"):
+                    x, y = _summary(models[a][key], heads), _summary(models[b][key], heads)
+                    if len(x) != len(y):
+                        continue
+                    everything = list(range(len(x)))
+                    gap = _gap(x, y, everything)
+                    found.append(gap / max(_scale(x, y, everything), 1e-12) if relative else gap)
+            return round(max(found), 6) if found else None
+        out[key] = {"init_to_init": spread(init_pairs), "seed_to_seed": spread(seed_pairs)}
+    return out
+
+
+def margins(results: dict) -> dict[str, tuple[float, float]]:
+    """The margins in use: per metric the floor of :data:`MARGINS`, raised to the larger measured spread
+    (:func:`spreads`) so that no margin is smaller than the noise between random inits or between seeds."""
+    table = {}
+    for key, measured in spreads(results).items():
+        absolute, relative = MARGINS[key]
+        noise = max([v for v in measured.values() if v is not None], default=0.0)
+        table[key] = (absolute, max(relative, noise)) if relative else (max(absolute, noise), relative)
+    return table
 
 
 def evaluate(claim: Claim, results: dict) -> ClaimResult:
-    """Run one claim's check and its random-init control; missing or unusable metrics give "not measured".
+    """One claim on one model per role (``results["roles"]`` names one model each): its check and its
+    random-init controls; missing or unusable metrics give "not measured".
 
-    A claim whose models did not learn what it is about (:attr:`Claim.learned`) is "inconclusive",
+    A claim whose models did not learn what it compares (:attr:`Claim.compared`) is "inconclusive",
     whatever the comparison says; a smoke run's verdicts read "n/a (smoke run)".
     """
     try:
         ok, values, detail = claim.check(results)
-        reasons = [why for role, key in claim.learned if (why := untrained(results, role, key))]
+        reasons = [why for c in claim.compared if (why := untrained(results, c))]
     except NotMeasured as missing:
         return ClaimResult(claim.id, claim.claim, "not measured", {}, str(missing))
     status = "inconclusive" if reasons else _result(ok)
     if reasons:
         detail += "; inconclusive: " + "; ".join(reasons)
+    if claim.id == 19:
+        detail += ("; not independent of claim 3: attention that ignores the query moves every token by the "
+                   "same vector (U = 1)")
     if str(results.get("provenance", {}).get("preset", "")) == "smoke":
         status, detail = SMOKE, detail + "; smoke-size models say nothing about the paper"
     return ClaimResult(claim.id, claim.claim, status, values, detail)
 
 
-def scoreboard(results: dict) -> list[ClaimResult]:
-    """All 19 claims checked against ``results`` (schema in the module doc)."""
+def _combine(claim: Claim, rows: list[tuple[dict, ClaimResult]], seeds: dict[str, list[str]], min_seeds: int) -> ClaimResult:
+    """One verdict from the verdicts of every pairing of seeds."""
+    first = rows[0][1]
+    statuses = [row.status for _, row in rows]
+    pairs = [{**pairing, "status": row.status, "detail": row.detail} for pairing, row in rows]
+    few = [role for role, names in seeds.items() if len(names) < min_seeds]
+    if "not measured" in statuses:
+        bad = rows[statuses.index("not measured")][1]
+        return ClaimResult(claim.id, claim.claim, "not measured", {}, bad.detail, pairs)
+    if SMOKE in statuses:
+        return ClaimResult(claim.id, claim.claim, SMOKE, first.values, first.detail, pairs)
+    if len(set(statuses)) == 1:
+        status, detail = statuses[0], first.detail
+    elif "holds" in statuses:
+        status = SEED_DEPENDENT
+        detail = "holds for " + ", ".join(_pairing_text(p) for p in pairs if p["status"] == "holds") + "; not for " + \
+            ", ".join(f"{_pairing_text(p)} ({p['status']})" for p in pairs if p["status"] != "holds")
+    else:
+        status = "fails" if set(statuses) == {"fails"} else "inconclusive"
+        detail = first.detail
+    if len(pairs) > 1 and len(set(statuses)) == 1:
+        detail += f" (the same for all {len(pairs)} pairings of seeds)"
+    if few and status in ("holds", "fails"):
+        status = "inconclusive"
+        detail += "; inconclusive: " + ", ".join(f"{seeds[role]!r} is one seed of {role.upper()}" for role in few) + \
+            f" (a verdict needs {min_seeds})"
+    return ClaimResult(claim.id, claim.claim, status, first.values, detail, pairs)
+
+
+def _pairing_text(pairing: dict) -> str:
+    return " × ".join(v for k, v in pairing.items() if k not in ("status", "detail"))
+
+
+def scoreboard(results: dict, min_seeds: int = MIN_SEEDS) -> list[ClaimResult]:
+    """All 19 claims checked against ``results`` (schema in the module doc).
+
+    A role may name several models (seeds): each claim is checked on every pairing of them, with the margins
+    of :func:`margins` (unless ``results["margins"]`` gives them), and holds only if it holds for every
+    pairing; a claim whose roles have fewer than ``min_seeds`` seeds cannot hold or fail ("inconclusive").
+    """
     if not isinstance(results, dict):
         raise ValueError(f"results must be a dict (see sslvit_lite.claims), got {type(results).__name__}")
-    unknown_roles = set(results.get("roles", {})) - set(DEFAULT_ROLES)
+    roles = {**DEFAULT_ROLES, **results.get("roles", {})}
+    unknown_roles = set(roles) - set(DEFAULT_ROLES)
     if unknown_roles:
         raise ValueError(f"unknown roles {sorted(unknown_roles)}; valid: {', '.join(DEFAULT_ROLES)}")
-    return [evaluate(claim, results) for claim in CLAIMS]
+    if min_seeds < 1:
+        raise ValueError(f"min_seeds must be ≥ 1, got {min_seeds}")
+    table = results.get("margins") or margins(results)
+    out = []
+    for claim in CLAIMS:
+        seeds = {role: _names(roles[role]) for role in claim.roles}
+        rows = []
+        for combo in itertools.product(*seeds.values()):
+            pairing = dict(zip(seeds, combo))
+            view = {**results, "roles": {**roles, **pairing}, "margins": table}
+            rows.append((pairing, evaluate(claim, view)))
+        out.append(_combine(claim, rows, seeds, min_seeds))
+    return out
 
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def counts(rows: Sequence[ClaimResult]) -> dict[str, int]:
+    """How many claims have each status."""
+    return {s: sum(r.status == s for r in rows) for s in STATUSES}
 
 
 def scoreboard_markdown(results_or_rows: dict | Sequence[ClaimResult]) -> str:
@@ -639,8 +873,9 @@ def scoreboard_markdown(results_or_rows: dict | Sequence[ClaimResult]) -> str:
     for row in rows:
         expected = by_id[row.id].expected if row.id in by_id else ""
         lines.append(f"| {row.id} | {_cell(row.claim)} | {_cell(expected)} | **{row.status}** | {_cell(row.detail)} |")
-    counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
+    n = counts(rows)
     lines.append("")
-    lines.append(f"{counts['holds']} hold, {counts['fails']} fail, {counts['inconclusive']} inconclusive, "
-                 f"{counts['not measured']} not measured" + (f", {counts[SMOKE]} n/a (smoke run)." if counts[SMOKE] else "."))
+    lines.append(f"{n['holds']} hold, {n['fails']} fail, {n['inconclusive'] + n[SEED_DEPENDENT]} inconclusive "
+                 f"({n[SEED_DEPENDENT]} of them seed-dependent), {n['not measured']} not measured"
+                 + (f", {n[SMOKE]} n/a (smoke run)." if n[SMOKE] else "."))
     return "\n".join(lines)

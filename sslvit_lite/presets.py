@@ -176,6 +176,13 @@ def small_batch_lr(batch_size: int) -> float:
     return SMALL_BATCH_LR * math.sqrt(batch_size / SMALL_BATCH_REFERENCE)
 
 
+# The encoder's initialisation per objective (:data:`sslvit_lite.vit.INITS`). MoCo v3 and MAE use their
+# official code's; SimMIM's code keeps timm's, but SimMIM and the hybrid start from MoCo v3's here too:
+# measured on the `cpu` preset (results/README.md, "Initialisation") it is at least as good for SimMIM,
+# and one initialisation for SimMIM, MoCo v3 and the hybrid lets the hybrid's λ sweep reuse both as its ends.
+INITS = {"mocov3": "mocov3", "simmim": "mocov3", "hybrid": "mocov3", "mae": "mae"}
+
+
 def _optim(objective: str, num_epochs: int, **extra) -> dict:
     up = _UPSTREAM[objective]
     warmup = round(up["warmup_frac"] * num_epochs, 2)
@@ -189,11 +196,11 @@ def _objectives(epochs: Mapping[str, int], hparams: Mapping[str, Mapping], drop_
     when ``batch_size`` is given."""
     out = {}
     for name in OBJECTIVE_NAMES:
-        extra = {"epochs": epochs[name], "hparams": hparams.get(name, {})}
+        extra = {"epochs": epochs[name], "hparams": hparams.get(name, {}), "vit_kwargs": {"init": INITS[name]}}
         if batch_size is not None:
             extra["lr"] = small_batch_lr(batch_size)
         if name in ("simmim", "hybrid") and drop_path:
-            extra["vit_kwargs"] = {"drop_path_rate": drop_path}
+            extra["vit_kwargs"]["drop_path_rate"] = drop_path
         out[name] = _optim(name, epochs[name], **extra)
     return out
 
@@ -210,7 +217,8 @@ def _laptop_objectives(steps: int, warmup_steps: int, hparams: Mapping[str, Mapp
     for name in OBJECTIVE_NAMES:
         out[name] = {"steps": steps, "warmup_steps": warmup_steps, "warmup_epochs": 0.0,
                      "lr": small_batch_lr(LAPTOP_BATCH), "weight_decay": 0.05, "clip_grad": 5.0,
-                     "betas": (0.9, 0.95) if name == "mae" else (0.9, 0.999), "hparams": dict(hparams.get(name, {}))}
+                     "betas": (0.9, 0.95) if name == "mae" else (0.9, 0.999), "hparams": dict(hparams.get(name, {})),
+                     "vit_kwargs": {"init": INITS[name]}}
     out["hybrid"]["hparams"]["stop_grad_conv1"] = True
     # MAE encodes a quarter of the tokens, so it takes four times the images per second: it gets the
     # batch of 128 at which its locality was measured, and twice the steps, in under 10 minutes.

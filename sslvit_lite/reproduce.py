@@ -35,7 +35,7 @@ from sslvit_lite.provenance import strip_paths
 
 STAGES = ("train", "export", "evaluate", "analyze", "emergence", "sweep", "claims", "figures")
 MODELS = ("simmim", "mae", "mocov3")  # the pure objectives (fastest first); the hybrid is handled by the sweep
-SEEDED = ("mocov3", "simmim")  # the headline comparison, trained with every seed
+SEEDED = MODELS  # every claim is scored on every pairing of seeds
 
 
 def run_name(objective: str, seed: int = 0, lam: float | None = None) -> str:

@@ -15,6 +15,7 @@ the ViT to return them; we keep timm's model untouched and record them with hook
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -31,6 +32,9 @@ ARCHS: dict[str, str] = {
 
 
 POS_EMBEDS = ("learn", "sincos")
+# How the encoder's weights start: timm's default (truncated normal, std 0.02: SimMIM's code uses it),
+# or the official initialisation of MoCo v3 (moco-v3 ``vits.py``) or of MAE (mae ``models_mae.py``).
+INITS = ("timm", "mocov3", "mae")
 
 
 def build_vit(
@@ -39,6 +43,7 @@ def build_vit(
     patch_size: int = 4,
     num_classes: int = 0,
     pos_embed: str = "learn",
+    init: str = "timm",
     **timm_kwargs,
 ) -> nn.Module:
     """A randomly initialised timm ViT for ``img_size`` px images cut into ``patch_size`` px patches.
@@ -46,7 +51,8 @@ def build_vit(
     ``arch`` is one of :data:`ARCHS`; extra keyword arguments go to ``timm.create_model``
     (e.g. ``depth=2, embed_dim=32, num_heads=2`` for a tiny test model). Nothing is downloaded.
     ``pos_embed="sincos"`` replaces timm's learned position embedding by the fixed 2-D sin-cos one
-    of MoCo v3 and MAE (CLS position zero, not trained).
+    of MoCo v3 and MAE (CLS position zero, not trained). ``init`` is one of :data:`INITS`
+    (see :func:`official_init_`).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; valid: {', '.join(ARCHS)}")
@@ -54,6 +60,8 @@ def build_vit(
         raise ValueError(f"img_size ({img_size}) must be a positive multiple of patch_size ({patch_size})")
     if pos_embed not in POS_EMBEDS:
         raise ValueError(f"unknown pos_embed {pos_embed!r}; valid: {', '.join(POS_EMBEDS)}")
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
     vit = timm.create_model(
         ARCHS[arch],
         pretrained=False,
@@ -62,10 +70,51 @@ def build_vit(
         num_classes=num_classes,
         **timm_kwargs,
     )
+    official_init_(vit, init)
     if pos_embed == "sincos":
         fixed = sincos_pos_embed_2d(vit.embed_dim, patch_grid(vit), vit.num_prefix_tokens)  # (1, P + N, C)
         vit.pos_embed.data.copy_(fixed)
         vit.pos_embed.requires_grad_(False)
+    return vit
+
+
+def official_init_(vit: nn.Module, init: str) -> nn.Module:
+    """Re-initialise a timm ViT in place as the official code of ``init`` does; "timm" leaves it as built.
+
+    - "mocov3" (moco-v3 ``vits.py``): every linear xavier-uniform with zero bias, where the fused qkv
+      matrix counts as three (C → C) matrices (bound √(6 / (C + C))); the patch projection uniform in
+      ±√(6 / (3·p² + C)), as if it were a linear layer; [CLS] ~ N(0, 1e-6). timm's ``"moco"`` weight
+      init does the linears; the patch projection is ours.
+    - "mae" (mae ``models_mae.py``): every linear xavier-uniform (the fused qkv as one matrix) with zero
+      bias, LayerNorms (1, 0), the patch projection xavier-uniform over its flattened (C, 3·p²) view,
+      [CLS] ~ N(0, 0.02).
+
+    At width 96 both give weights 3–5× larger than timm's N(0, 0.02), so attention does not start as
+    close to uniform.
+    """
+    if init == "timm":
+        return vit
+    proj = vit.patch_embed.proj  # Conv2d(3, C, p, p)
+    with torch.no_grad():
+        if init == "mocov3":
+            vit.init_weights("moco")  # timm: the linears of moco-v3 and [CLS] ~ N(0, 1e-6)
+            bound = math.sqrt(6.0 / (proj.weight[0].numel() + proj.weight.shape[0]))
+            nn.init.uniform_(proj.weight, -bound, bound)
+            nn.init.zeros_(proj.bias)
+        elif init == "mae":
+            for module in vit.modules():
+                if isinstance(module, nn.Linear):
+                    nn.init.xavier_uniform_(module.weight)
+                    if module.bias is not None:
+                        nn.init.zeros_(module.bias)
+                elif isinstance(module, nn.LayerNorm):
+                    nn.init.ones_(module.weight)
+                    nn.init.zeros_(module.bias)
+            nn.init.xavier_uniform_(proj.weight.view(proj.weight.shape[0], -1))  # as a (C, 3·p²) linear
+            nn.init.zeros_(proj.bias)
+            nn.init.normal_(vit.cls_token, std=0.02)
+        else:
+            raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
     return vit
 
 

@@ -11,6 +11,7 @@ from sslvit_lite.analysis.attention import (
     attention_nmi,
     drop_prefix,
     head_jsd,
+    head_map_jsd,
     mean_attention_distance,
     mean_pairwise_jsd,
     patch_distances,
@@ -201,7 +202,22 @@ def test_head_jsd_zero_for_identical_heads_and_one_for_disjoint_heads():
     a[0, 0, :, 0] = 1.0  # head 0: everyone looks at patch 0
     a[0, 1, :, 3] = 1.0  # head 1: everyone looks at patch 3
     assert head_jsd(a, eps=0.0).item() == pytest.approx(1.0)
+    assert head_map_jsd(a, eps=0.0).item() == pytest.approx(1.0)
     assert query_jsd(a, eps=0.0).abs().max().item() < 1e-6  # each head is homogeneous across queries
+
+
+def test_head_jsd_compares_heads_query_by_query_not_their_averaged_maps():
+    # two local heads: head 0 attends to the query itself, head 1 to the next patch. From every query the
+    # heads look at different places (1 bit), but averaged over queries both maps are uniform (0 bits).
+    p = 9
+    a = torch.zeros(1, 2, p, p)
+    a[0, 0] = torch.eye(p)
+    a[0, 1] = torch.eye(p).roll(1, dims=1)
+    assert head_jsd(a, eps=0.0).item() == pytest.approx(1.0)
+    assert head_map_jsd(a, eps=0.0).item() == pytest.approx(0.0, abs=1e-6)
+    same = torch.zeros(1, 2, p, p)
+    same[0, :] = torch.eye(p)  # two identical local heads
+    assert head_jsd(same, eps=0.0).item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_jsd_matches_loop_reference():
@@ -210,7 +226,9 @@ def test_jsd_matches_loop_reference():
     for h in range(2):
         assert ours[0, h].item() == pytest.approx(loop_jsd(a[0, h].tolist()), abs=1e-10)
     mean_maps = a.mean(dim=-2)[0]
-    assert head_jsd(a, eps=0.0).item() == pytest.approx(loop_jsd(mean_maps.tolist()), abs=1e-10)
+    assert head_map_jsd(a, eps=0.0).item() == pytest.approx(loop_jsd(mean_maps.tolist()), abs=1e-10)
+    per_query = [loop_jsd(a[0, :, q].tolist()) for q in range(7)]
+    assert head_jsd(a, eps=0.0).item() == pytest.approx(sum(per_query) / 7, abs=1e-10)
 
 
 def test_jsd_chunking_gives_the_same_result(monkeypatch):

@@ -88,8 +88,13 @@ def random_init():
     }
 
 
+def board(results):
+    """The scoreboard of one model per role (the synthetic results have no seeds)."""
+    return scoreboard(results, min_seeds=1)
+
+
 def status(results, claim_id):
-    return {r.id: r for r in scoreboard(results)}[claim_id]
+    return {r.id: r for r in board(results)}[claim_id]
 
 
 def swap(key):
@@ -163,7 +168,7 @@ def test_there_are_19_claims_in_order():
 
 
 def test_paper_like_results_satisfy_every_claim():
-    rows = scoreboard(paper_like_results())
+    rows = board(paper_like_results())
     assert [r.status for r in rows] == ["holds"] * 19, [(r.id, r.detail) for r in rows if r.status != "holds"]
     json.dumps([r.to_dict() for r in rows])  # values are JSON-serialisable
 
@@ -186,7 +191,7 @@ def test_each_claim_is_not_measured_without_its_metric(claim_id):
 
 
 def test_empty_results_are_all_not_measured():
-    rows = scoreboard({})
+    rows = board({})
     assert all(r.status == "not measured" for r in rows) and len(rows) == 19
 
 
@@ -236,9 +241,11 @@ def test_claims_work_on_shallow_models():
         for key in ("fourier_delta", "silhouette"):
             if key in model:
                 model[key] = model[key][:1] + model[key][7:]
-    rows = {r.id: r for r in scoreboard(results)}
+    rows = {r.id: r for r in board(results)}
     assert rows[1].values["blocks"] == [5, 6]
-    assert rows[1].status == "holds" and rows[6].status == "holds"
+    assert rows[6].status == "holds"
+    # the paper's MoCo attends at 112-114 px in blocks 11-12, within 5 % of a random init's 117 px
+    assert rows[1].status == "inconclusive" and "CL's attention distance ≈ random init" in rows[1].detail
 
 
 def test_roles_map_claims_to_other_model_names():
@@ -251,11 +258,11 @@ def test_roles_map_claims_to_other_model_names():
 
 
 def test_scoreboard_markdown_table():
-    text = scoreboard_markdown(paper_like_results())
+    text = scoreboard_markdown(board(paper_like_results()))
     lines = text.splitlines()
     assert lines[0].startswith("| # | Claim |")
     assert len([l for l in lines if l.startswith("| ") and l[2].isdigit()]) == 19
-    assert "19 hold, 0 fail, 0 inconclusive, 0 not measured." in text
+    assert "19 hold, 0 fail, 0 inconclusive (0 of them seed-dependent), 0 not measured." in text
     rows = [ClaimResult(1, "a | b", "fails", {}, "x")]
     assert "a \\| b" in scoreboard_markdown(rows)
 
@@ -298,31 +305,31 @@ def test_no_claim_holds_with_a_random_init_encoder_in_place_of_cl_or_mim(replace
     results = paper_like_results()
     for name in replaced:
         stand_in(results, name)
-    rows = scoreboard(results)
+    rows = board(results)
     about = [r for r in rows if r.id not in (11, 15, 16)]  # MAE alone, the hybrid alone
     assert not [r.id for r in about if r.status == "holds"], [(r.id, r.detail) for r in about if r.status == "holds"]
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: str(c.id))
 def test_each_claim_is_inconclusive_when_a_model_it_needs_learned_nothing(claim):
-    for role, key in claim.learned:
+    for role, key in {(c.role, c.key) for c in claim.compared}:
         results = paper_like_results()
         name = {"cl": "mocov3", "mim": "simmim", "hybrid": "hybrid", "mae": "mae"}[role]
         results["models"][name][key] = copy.deepcopy(results["models"]["random_init"][key])
         row = status(results, claim.id)
         assert row.status in ("inconclusive", "fails", "not measured") and row.status != "holds", (role, key, row)
         if row.status == "inconclusive":
-            assert "random-init" in row.detail
+            assert "≈ random init" in row.detail
 
 
 def test_every_claim_names_what_its_models_must_have_learned():
-    assert all(claim.learned for claim in CLAIMS)
+    assert all(claim.compared for claim in CLAIMS)
 
 
 def test_without_a_random_init_control_no_claim_is_scored():
     results = paper_like_results()
     del results["models"]["random_init"]
-    rows = scoreboard(results)
+    rows = board(results)
     assert all(r.status == "not measured" for r in rows)
     assert "random-init" in status(results, 1).detail
 
@@ -387,7 +394,7 @@ def test_scaling_needs_the_crossing_and_names_unknown_sizes():
     bad["models"]["mocov3"]["fine_tune_by_size"] = {"vit_gigantic": 90.0, "vit_base": 83.0}
     row = status(bad, 13)
     assert row.status == "not measured" and "vit_gigantic" in row.detail
-    assert len(scoreboard(bad)) == 19
+    assert len(board(bad)) == 19
 
 
 def test_noise_claim_is_inconclusive_when_neither_model_is_affected():
@@ -401,7 +408,7 @@ def test_noise_claim_is_inconclusive_when_neither_model_is_affected():
 def test_smoke_runs_read_not_applicable():
     results = paper_like_results()
     results["provenance"] = {"preset": "smoke"}
-    assert {r.status for r in scoreboard(results)} == {"n/a (smoke run)"}
+    assert {r.status for r in board(results)} == {"n/a (smoke run)"}
 
 
 def test_mim_decoder_needs_a_drop_not_only_less_rise_than_cl():

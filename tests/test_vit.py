@@ -106,3 +106,36 @@ def test_sincos_position_embedding_is_fixed_and_zero_for_cls():
     assert torch.isclose(vit.pos_embed[0, 2, 0], torch.sin(torch.tensor(1.0)))
     with pytest.raises(ValueError, match="valid: learn, sincos"):
         build_vit(pos_embed="rope")
+
+
+def _uniform_bound(weight: torch.Tensor) -> float:
+    return float(weight.abs().max())
+
+
+def test_official_inits_follow_the_official_code():
+    C, p = 48, 4
+    timm_vit, moco, mae = (build_vit("vit_tiny", img_size=16, patch_size=p, depth=2, embed_dim=C, num_heads=2,
+                                     pos_embed="sincos", init=i).requires_grad_(False)
+                           for i in ("timm", "mocov3", "mae"))
+    # timm: truncated normal with std 0.02
+    assert float(timm_vit.blocks[0].attn.qkv.weight.std()) == pytest.approx(0.02, rel=0.1)
+    # MoCo v3: qkv as three C → C xavier matrices, other linears xavier on their own shape, zero biases
+    qkv = moco.blocks[0].attn.qkv.weight  # (3C, C)
+    assert _uniform_bound(qkv) <= math.sqrt(6 / (C + C)) and _uniform_bound(qkv) > 0.9 * math.sqrt(6 / (C + C))
+    fc1 = moco.blocks[0].mlp.fc1.weight  # (4C, C)
+    assert _uniform_bound(fc1) <= math.sqrt(6 / (5 * C)) and _uniform_bound(fc1) > 0.9 * math.sqrt(6 / (5 * C))
+    assert moco.blocks[0].attn.qkv.bias.abs().max() == 0 and moco.blocks[1].mlp.fc2.bias.abs().max() == 0
+    proj = moco.patch_embed.proj.weight  # (C, 3, p, p): uniform like a (3·p² → C) linear
+    bound = math.sqrt(6 / (3 * p * p + C))
+    assert _uniform_bound(proj) <= bound and _uniform_bound(proj) > 0.9 * bound
+    assert moco.cls_token.std() < 1e-5
+    # MAE: the fused qkv is one (3C, C) xavier matrix; [CLS] ~ N(0, 0.02)
+    qkv = mae.blocks[0].attn.qkv.weight
+    assert _uniform_bound(qkv) <= math.sqrt(6 / (4 * C)) and _uniform_bound(qkv) > 0.9 * math.sqrt(6 / (4 * C))
+    assert _uniform_bound(mae.patch_embed.proj.weight) <= bound
+    assert float(mae.cls_token.std()) == pytest.approx(0.02, rel=0.5)
+    # the sin-cos position embedding survives every init
+    for vit in (timm_vit, moco, mae):
+        assert torch.equal(vit.pos_embed, timm_vit.pos_embed)
+    with pytest.raises(ValueError, match="valid: timm, mocov3, mae"):
+        build_vit("vit_tiny", img_size=16, patch_size=4, init="xavier")

@@ -229,15 +229,33 @@ def query_jsd(attn_patches: torch.Tensor, eps: float = JSD_EPS) -> torch.Tensor:
 
 
 def head_jsd(attn_patches: torch.Tensor, eps: float = JSD_EPS) -> torch.Tensor:
-    """Homogeneity across heads: mean pairwise JSD between the heads' mean maps (Fig 2, ours).
+    """Homogeneity across heads, query by query: for each query, the mean pairwise JSD between the heads'
+    attention rows, averaged over queries (Fig 2, ours; the metric of claim 5).
 
-    Each head's mean map is its attention averaged over queries, a distribution over keys.
-    Low values mean all heads look at the same places. Not from the paper's code.
+    Low values mean every head looks at the same places *from the same query*. Heads that each attend
+    locally around their query agree with each other here only as far as their local patterns agree
+    (compare :func:`head_map_jsd`). Not from the paper's code.
 
     attn_patches: (B, H, P, P) with H ≥ 2. Returns (B,).
     """
     _check_attention(attn_patches, "attn_patches")
     if attn_patches.shape[1] < 2:
         raise ValueError("head_jsd needs at least 2 heads")
+    rows = renormalise(attn_patches, eps).transpose(1, 2)  # (B, P, H, P): per query, one row per head
+    return mean_pairwise_jsd(rows).mean(dim=1)  # (B,)
+
+
+def head_map_jsd(attn_patches: torch.Tensor, eps: float = JSD_EPS) -> torch.Tensor:
+    """The mean pairwise JSD between the heads' *query-averaged* maps (a labelled extra, not a claim's metric).
+
+    Averaging over queries first turns local attention into a near-uniform map (each query attends around
+    itself, and the queries tile the image), so heads that are all local look alike here by construction;
+    :func:`head_jsd` compares heads query by query instead.
+
+    attn_patches: (B, H, P, P) with H ≥ 2. Returns (B,).
+    """
+    _check_attention(attn_patches, "attn_patches")
+    if attn_patches.shape[1] < 2:
+        raise ValueError("head_map_jsd needs at least 2 heads")
     mean_maps = renormalise(attn_patches, eps).mean(dim=-2)  # (B, H, P)
     return mean_pairwise_jsd(mean_maps)  # (B,)
