@@ -21,7 +21,7 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -103,6 +103,16 @@ def backbone_state(model_state: dict) -> dict:
     return state
 
 
+def build_backbone(config: Mapping) -> nn.Module:
+    """The randomly initialised encoder a run's ``config`` (a :class:`~sslvit_lite.presets.TrainConfig` dict,
+    as stored in every checkpoint) describes: its architecture, size and initialisation. Seed torch first
+    for a given draw; the random-init controls of the book are built with it."""
+    from sslvit_lite.vit import build_vit
+
+    return build_vit(config["arch"], img_size=config["img_size"], patch_size=config["patch_size"],
+                     **dict(config.get("vit_kwargs") or {}))
+
+
 def load_backbone(checkpoint: str | os.PathLike | dict, map_location: str | torch.device = "cpu"
                   ) -> tuple[nn.Module, dict]:
     """The pre-trained ViT of a run (in eval mode) and an info dict.
@@ -112,15 +122,12 @@ def load_backbone(checkpoint: str | os.PathLike | dict, map_location: str | torc
     ``finished``, ``provenance``, ``normalization`` (the mean/std the views were normalised with)
     and ``path`` (None for a dict).
     """
-    from sslvit_lite.vit import build_vit
-
     path = None
     if not isinstance(checkpoint, dict):
         path = find_checkpoint(checkpoint)
         checkpoint = load_checkpoint(path, map_location)
     config = checkpoint["config"]
-    vit = build_vit(config["arch"], img_size=config["img_size"], patch_size=config["patch_size"],
-                    **dict(config.get("vit_kwargs") or {}))
+    vit = build_backbone(config)
     missing, unexpected = vit.load_state_dict(backbone_state(checkpoint["model"]), strict=False)
     if missing or unexpected:
         raise CheckpointError(f"checkpoint does not match {config['arch']} (missing {missing[:5]}, "
@@ -139,13 +146,11 @@ def load_objective(checkpoint: str | os.PathLike | dict, map_location: str | tor
     :class:`CheckpointError` naming what is missing.
     """
     from sslvit_lite.objectives import build_objective
-    from sslvit_lite.vit import build_vit
 
     if not isinstance(checkpoint, dict):
         checkpoint = load_checkpoint(find_checkpoint(checkpoint), map_location)
     config = checkpoint["config"]
-    backbone = build_vit(config["arch"], img_size=config["img_size"], patch_size=config["patch_size"],
-                         **dict(config.get("vit_kwargs") or {}))
+    backbone = build_backbone(config)
     objective = build_objective(config["objective"], backbone, **config["hparams"])
     missing, unexpected = objective.load_state_dict(checkpoint["model"], strict=False)  # fp16 files cast to fp32
     if missing or unexpected:

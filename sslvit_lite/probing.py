@@ -42,6 +42,18 @@ from .data import ImageDataset, load_dataset, normalize
 
 POOLS = ("cls", "mean")
 
+# The book's one probe protocol: every probe number in the scoreboard, the results README and the chapters
+# is this one unless labelled otherwise. Mean-pooled patch tokens work for every objective (the MIM losses
+# never train [CLS]; SimMIM's own probe averages the patch tokens of a block), and one feature for every
+# block lets Fig 10's per-block curve and the last-block headline be the same measurement.
+PROTOCOL = {
+    "features": "mean of the patch tokens of a block's output ([CLS] excluded, no final norm)",
+    "blocks": "every block 1..L (Fig 10); the headline is block L",
+    "linear_probe": "BatchNorm1d(affine=False) + linear, SGD lr 0.1, momentum 0.9, cosine, 100 epochs, batch 1024",
+    "knn": "weighted kNN, k = 20, cosine similarity, temperature 0.07",
+    "split": "CIFAR-10: 10,000 training images to fit, 2,000 test images to score (evaluation_split, seed 0)",
+}
+
 
 def _device_of(model: nn.Module, device: torch.device | str | None) -> torch.device:
     return torch.device(device) if device is not None else next(model.parameters()).device

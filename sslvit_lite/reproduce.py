@@ -3,18 +3,21 @@
 ``python -m sslvit_lite reproduce --preset cpu --out results/laptop`` runs, stage by stage:
 
 1. **train**: MoCo v3, SimMIM, MAE and the hybrid's interior λ points (seed 0), then the
-   replicate seeds of MoCo v3 and SimMIM (``--seeds``); each run keeps slim encoder snapshots at the
-   preset's ``snapshot_steps`` (step 0 is its random initialisation);
+   replicate seeds of MoCo v3, SimMIM and MAE (``--seeds``); each run keeps slim encoder snapshots at
+   the preset's ``snapshot_steps`` (step 0 is its random initialisation);
 2. **export**: slim fp16 checkpoints of the final models, with their loss logs, under ``OUT/checkpoints``;
-3. **evaluate**: kNN and linear probe on the CLS token, per seed, against random-init encoders of the
-   same architecture (one per seed), and per-block probes (Park et al., ICLR 2023, Fig 10);
-4. **analyze**: every analysis of Sec. 2–4 of the paper on each model and on the random-init encoder;
+3. **evaluate**: the book's one probe protocol (:data:`sslvit_lite.probing.PROTOCOL`: kNN and linear
+   probe on the mean-pooled patch tokens of every block, Park et al., ICLR 2023, Fig 10; the last block
+   is the headline) and, as a labelled extra, on the [CLS] token after the final norm, for every run and
+   for :data:`RANDOM_SEEDS` random-init encoders of each initialisation the runs use;
+4. **analyze**: every analysis of Sec. 2–4 of the paper on the same encoders;
 5. **emergence**: attention distance, NMI and entropy per block at every snapshot (how locality
    appears in MIM and collapses in CL during training);
 6. **sweep**: the hybrid's λ sweep (Fig 12), the endpoints taken from the SimMIM and MoCo v3 runs when
    the preset configures them identically (:func:`endpoints_shared`);
-7. **claims**: the scoreboard, and control scoreboards with random-init encoders in place of the CL
-   model, of the MIM model, and of both (none of those may hold a claim);
+7. **claims**: the scoreboard over every pairing of seeds (:mod:`sslvit_lite.claims`), and control
+   scoreboards with random-init encoders in place of the CL model, of the MIM model, of both, and of MAE,
+   each compared with the *other* random inits (none of those may hold a claim);
 8. **figures**.
 
 Every stage writes its JSON under ``OUT`` and is skipped when that file exists; a training run
@@ -36,6 +39,7 @@ from sslvit_lite.provenance import strip_paths
 STAGES = ("train", "export", "evaluate", "analyze", "emergence", "sweep", "claims", "figures")
 MODELS = ("simmim", "mae", "mocov3")  # the pure objectives (fastest first); the hybrid is handled by the sweep
 SEEDED = MODELS  # every claim is scored on every pairing of seeds
+RANDOM_SEEDS = (100, 101, 102)  # the random-init controls of each initialisation: their own seeds, no run's
 
 
 def run_name(objective: str, seed: int = 0, lam: float | None = None) -> str:
@@ -184,20 +188,32 @@ class Reproduction:
         vit, info = load_backbone(self.checkpoint_path(name))
         return vit.float().eval(), info
 
-    def random_init(self, seed: int):
-        """A random-init encoder of the same architecture: the step-0 snapshot of MoCo v3's run of ``seed``
-        (exactly the weights its training started from), or a fresh one built from its config."""
+    def random_inits(self) -> dict[str, dict]:
+        """The random-init controls: for each initialisation the runs use, one encoder per seed of
+        :data:`RANDOM_SEEDS`, built from that run's config. ``{name: {"init", "seed", "config"}}``."""
+        controls = {}
+        for run in self.planned_runs():
+            config = self._load(run["name"])[1]["config"]
+            init = config["vit_kwargs"].get("init", "timm")
+            for k, seed in enumerate(RANDOM_SEEDS):
+                controls.setdefault(f"random-{init}-init-{k}", {"init": init, "seed": seed, "config": config})
+        return controls
+
+    def encoders(self):
+        """Every encoder the measuring stages measure, as (name, fp32 eval model, description): each run,
+        then each random-init control."""
         import torch
 
-        from sslvit_lite.checkpoint import load_backbone
-        from sslvit_lite.vit import build_vit
+        from sslvit_lite.checkpoint import build_backbone
 
-        start = self.runs / run_name("mocov3", seed) / "snapshots" / "step-000000.pt"
-        if start.is_file():
-            return load_backbone(start)[0].float().eval()
-        config = self._load(run_name("mocov3", seed))[1]["config"]
-        torch.manual_seed(seed)
-        return build_vit(config["arch"], config["img_size"], config["patch_size"], **config["vit_kwargs"]).eval()
+        for run in self.planned_runs():
+            vit, info = self._load(run["name"])
+            init = info["config"]["vit_kwargs"].get("init", "timm")
+            yield run["name"], vit, {"kind": "trained", "objective": run["objective"], "seed": run["seed"], "init": init}
+        for name, control in self.random_inits().items():
+            torch.manual_seed(control["seed"])
+            vit = build_backbone(control["config"]).float().eval()
+            yield name, vit, {"kind": "random init", "seed": control["seed"], "init": control["init"]}
 
     def _analysis_images(self):
         from sslvit_lite.data import load_dataset
@@ -224,13 +240,14 @@ class Reproduction:
     # -- 3. evaluate ---------------------------------------------------------------------------
 
     def evaluate(self) -> dict:
-        """kNN and linear probe on the final-norm CLS token for every run and a random-init encoder per seed;
-        per-block probes (CLS and mean-pooled patch tokens) for seed 0 of each model and the random init."""
+        """The probe protocol (:data:`sslvit_lite.probing.PROTOCOL`: kNN and linear probe on the mean-pooled
+        patch tokens of every block) and, as a labelled extra, both on [CLS] after the final norm, for every
+        encoder of :meth:`encoders`."""
         if self._done("evaluation.json"):
             return self._read("evaluation.json")
         import torch
 
-        from sslvit_lite.probing import evaluation_split
+        from sslvit_lite.probing import PROTOCOL, evaluation_split
         from sslvit_lite.sweep import block_probes, evaluate_backbone
 
         def work():
@@ -238,21 +255,17 @@ class Reproduction:
             train, test = evaluation_split(self.dataset, self.data_source, config["img_size"], self.eval_train,
                                            self.eval_test, seed=0)
             mean, std = self._stats()
-            table = {"probe": {"pool": "cls", "block": "last, after the final norm", "knn_k": 20,
-                               "probe_epochs": 100, "num_train": len(train), "num_test": len(test),
-                               "train_data": train.source, "test_data": test.source},
-                     "runs": {}, "random_init": {}, "per_block": {}}
+            table = {"protocol": {**PROTOCOL, "num_train": len(train), "num_test": len(test),
+                                  "train_data": train.source, "test_data": test.source},
+                     "extra": "cls: kNN and linear probe on the [CLS] token after the final norm (MoCo v3's and "
+                              "MAE's own probes); the MIM losses never train [CLS]",
+                     "encoders": {}}
             torch.manual_seed(0)
-            for run in self.planned_runs():
-                vit, _ = self._load(run["name"])
-                table["runs"][run["name"]] = evaluate_backbone(vit, train, test, mean, std)
-                if run["seed"] == 0:
-                    table["per_block"][run["name"]] = block_probes(vit, train, test, mean, std)
-            for seed in range(self.seeds):
-                vit = self.random_init(seed)
-                table["random_init"][f"seed{seed}"] = evaluate_backbone(vit, train, test, mean, std)
-                if seed == 0:
-                    table["per_block"]["random_init"] = block_probes(vit, train, test, mean, std)
+            for name, vit, about in self.encoders():
+                blocks = block_probes(vit, train, test, mean, std, pools=("mean",))["mean"]
+                cls = evaluate_backbone(vit, train, test, mean, std, pool="cls")
+                table["encoders"][name] = {**about, "blocks": blocks,
+                                           "cls": {"knn": cls["knn"], "linear_probe": cls["linear_probe"]}}
             return table
 
         table = self._timed("evaluate", work)
@@ -261,8 +274,8 @@ class Reproduction:
     # -- 4. analyze ----------------------------------------------------------------------------
 
     def analyze(self) -> dict:
-        """Every analysis (:func:`sslvit_lite.analyze.compute_metrics`) of seed 0 of each model and of the
-        random-init encoder, on the same test images."""
+        """Every analysis (:func:`sslvit_lite.analyze.compute_metrics`) of every encoder of :meth:`encoders`
+        (each model's ``"init"`` recorded), on the same test images; MAE's decoder in Fourier space too."""
         if self._done("analysis.json"):
             return self._read("analysis.json")
         from sslvit_lite.analyze import compute_metrics
@@ -270,20 +283,21 @@ class Reproduction:
         def work():
             images = self._analysis_images()
             mean, std = self._stats()
-            models = {run["name"]: self._load(run["name"])[0] for run in self.planned_runs() if run["seed"] == 0}
-            models["random_init"] = self.random_init(0)
             table = {"images": {"count": len(images), "source": images.source}, "models": {}}
-            for name, vit in models.items():
+            for name, vit, about in self.encoders():
                 result = compute_metrics(vit, images.images, mean, std, batch_size=128, seed=0, tsne=False)
-                table["models"][name] = result["metrics"]
+                table["models"][name] = {**result["metrics"], "init": about["init"]}
                 table["info"] = {k: v for k, v in result["info"].items() if k != "conventions"}
-            table["models"][run_name("mae")]["decoder_fourier_delta"] = self.mae_decoder_fourier(images.images)
+            for run in self.planned_runs():
+                if run["objective"] == "mae":
+                    table["models"][run["name"]]["decoder_fourier_delta"] = self.mae_decoder_fourier(
+                        run["name"], images.images)
             return table
 
         table = self._timed("analyze", work)
         return self._write("analysis.json", table)
 
-    def mae_decoder_fourier(self, images_uint8) -> list[float]:
+    def mae_decoder_fourier(self, name: str, images_uint8) -> list[float]:
         """Δ log amplitude at the highest frequency after each of MAE's decoder blocks (Fig 11), with every
         token visible (mask ratio 0, as the encoder analysis sees whole images)."""
         import torch
@@ -292,7 +306,7 @@ class Reproduction:
         from sslvit_lite.checkpoint import load_objective
         from sslvit_lite.vit import model_input, patch_grid
 
-        mae = load_objective(self.checkpoint_path(run_name("mae")))
+        mae = load_objective(self.checkpoint_path(name))
         backbone = mae.backbone
         x = model_input(backbone, images_uint8, *self._stats())  # (N, 3, H, W) at the model's size
         torch.manual_seed(0)
@@ -332,11 +346,17 @@ class Reproduction:
         seconds = self._provenance()["seconds"]
         names = {0.0: run_name("simmim"), 1.0: run_name("mocov3")} if self.shared else {}
         names.update({lam: run_name("hybrid", 0, lam) for lam in self.train_lambdas})
+        def probes(name: str) -> dict:  # the protocol: the last block of the per-block probes
+            blocks = evaluation["encoders"][name]["blocks"]
+            return {"knn": blocks["knn"][-1], "linear_probe": blocks["linear_probe"][-1], "fine_tune": None}
+
+        control = next(n for n, e in evaluation["encoders"].items()
+                       if e["kind"] == "random init" and e["init"] == evaluation["encoders"][names[min(names)]]["init"])
         points = []
         for lam, name in sorted(names.items()):
             info = self._load(name)[1]
             points.append({
-                "lambda": lam, **evaluation["runs"][name],
+                "lambda": lam, **probes(name),
                 "metrics": {k: analysis["models"][name][k] for k in ANALYSIS_KEYS},
                 "log": _training_log(self.runs / name / "final.pt"),
                 "train_seconds": seconds.get(f"train {name}"), "eval_seconds": None,
@@ -344,10 +364,10 @@ class Reproduction:
             })
         table = {"schema": SCHEMA, "dataset": self.dataset, "preset": self.preset, "data_source": self.data_source,
                  "lambdas": sorted(names), "points": points,
-                 "random_init": {**evaluation["random_init"]["seed0"],
-                                 "metrics": {k: analysis["models"]["random_init"][k] for k in ANALYSIS_KEYS}},
-                 "evaluation": {**evaluation["probe"], "finetune_epochs": 0, "analysis_images": analysis["images"]["count"],
-                                "seed": 0},
+                 "random_init": {**probes(control), "name": control,
+                                 "metrics": {k: analysis["models"][control][k] for k in ANALYSIS_KEYS}},
+                 "evaluation": {**evaluation["protocol"], "pool": "mean", "block": "last", "finetune_epochs": 0,
+                                "analysis_images": analysis["images"]["count"], "seed": 0},
                  "provenance": self._provenance()}
         table = strip_paths(table)  # committed: no file locations of the machine that made it
         save_sweep(table, path)
@@ -355,39 +375,57 @@ class Reproduction:
 
     # -- 7. claims -----------------------------------------------------------------------------
 
-    def claims_input(self, cl: str | None = None, mim: str | None = None) -> dict:
-        """The :mod:`sslvit_lite.claims` input: seed-0 models with their per-block probes (mean-pooled patch
-        tokens, Fig 10), the hybrid sweep and the random-init control. ``cl`` / ``mim`` name another model
-        (``"random_init"``) to put in that role (the control scoreboards)."""
+    def claims_input(self, swap: dict[str, list[str]] | None = None) -> dict:
+        """The :mod:`sslvit_lite.claims` input: every encoder's analyses with its per-block probes (the
+        protocol), every seed of each model in its role, the random-init controls and the hybrid sweep.
+        ``swap`` puts other encoders (random-init controls) in a role: the control scoreboards."""
         from sslvit_lite.sweep import claims_results
 
         evaluation, analysis, sweep = self.evaluate(), self.analyze(), self.sweep()
-        runs = {name: run_name(name) for name in MODELS}
+        encoders = evaluation["encoders"]
+        models = {name: {**analysis["models"][name], "linear_probe": about["blocks"]["linear_probe"]}
+                  for name, about in encoders.items()}
+        seeds = {role: [run["name"] for run in self.planned_runs() if run["objective"] == objective]
+                 for role, objective in (("cl", "mocov3"), ("mim", "simmim"), ("mae", "mae"))}
         if self.hybrid_lambda is not None:
-            runs["hybrid"] = run_name("hybrid", 0, self.hybrid_lambda)
-        runs["random_init"] = "random_init"
-        models = {role_name: {**analysis["models"][name],
-                              "linear_probe": evaluation["per_block"][name]["mean"]["linear_probe"]}
-                  for role_name, name in runs.items()}
-        roles = {"cl": cl or "mocov3", "mim": mim or "simmim", "mae": "mae", "random": "random_init"}
+            seeds["hybrid"] = [run_name("hybrid", 0, self.hybrid_lambda)]
+        roles = {**seeds, "random": [name for name, about in encoders.items() if about["kind"] == "random init"]}
+        roles.update(swap or {})
         sweep_rows = []
         if self.hybrid_lambda is not None:
             sweep_rows = claims_results(sweep, self.hybrid_lambda)["hybrid_sweep"]
         return {"models": models, "roles": roles, "hybrid_sweep": sweep_rows,
                 "provenance": {"preset": self.preset, **self._provenance()}}
 
-    CONTROLS = {"random CL": {"cl": "random_init"}, "random MIM": {"mim": "random_init"},
-                "random CL and MIM": {"cl": "random_init", "mim": "random_init"}}
+    def controls(self) -> dict[str, dict[str, list[str]]]:
+        """The control scoreboards: one random-init encoder (of the model's own initialisation) in place of
+        the CL model, of the MIM model, of both (two different ones) and of MAE; the learned clause then
+        compares it with the *other* random inits, never with itself."""
+        evaluation = self.evaluate()
+        randoms: dict[str, list[str]] = {}
+        for name, about in evaluation["encoders"].items():
+            if about["kind"] == "random init":
+                randoms.setdefault(about["init"], []).append(name)
+        init = {role: evaluation["encoders"][run_name(objective)]["init"]
+                for role, objective in (("cl", "mocov3"), ("mim", "simmim"), ("mae", "mae"))}
+        cl, mim = randoms[init["cl"]][0], randoms[init["mim"]][-1]
+        return {"random CL": {"cl": [cl]}, "random MIM": {"mim": [mim]},
+                "random CL and MIM": {"cl": [cl], "mim": [mim]}, "random MAE": {"mae": [randoms[init["mae"]][0]]}}
 
     def claims(self) -> dict:
-        """The scoreboard of the trained models, and the control scoreboards (random-init encoders in place of
-        the CL model, of the MIM model, of both): a check that holds for a control is a defect."""
-        from sslvit_lite.claims import scoreboard, scoreboard_markdown
+        """The scoreboard of the trained models over every pairing of seeds, and the control scoreboards of
+        :meth:`controls` (scored on one model per role, so a weak rule would let them hold something):
+        a check that holds for a control is a defect."""
+        from sslvit_lite.claims import margins, scoreboard, scoreboard_markdown, spreads
 
-        rows = self._timed("claims", lambda: scoreboard(self.claims_input()))
-        controls = {label: scoreboard(self.claims_input(**swap)) for label, swap in self.CONTROLS.items()}
+        results = self.claims_input()
+        rows = self._timed("claims", lambda: scoreboard(results))
+        controls = {label: scoreboard(self.claims_input(swap), min_seeds=1) for label, swap in self.controls().items()}
         table = {"scoreboard": [r.to_dict() for r in rows],
-                 "controls": {label: {r.id: r.status for r in rs} for label, rs in controls.items()},
+                 "spreads": spreads(results), "margins": {k: list(v) for k, v in margins(results).items()},
+                 "roles": results["roles"],
+                 "controls": {label: {"roles": swap, "status": {r.id: r.status for r in controls[label]}}
+                              for label, swap in self.controls().items()},
                  "provenance": self._provenance()}
         self._write("scoreboard.json", table)
         (self.out / "scoreboard.md").write_text(scoreboard_markdown(rows) + "\n")

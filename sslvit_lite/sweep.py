@@ -110,23 +110,26 @@ def evaluate_backbone(
     test: ImageDataset,
     mean: Sequence[float],
     std: Sequence[float],
-    pool: str = "cls",
+    pool: str = "mean",
     knn_k: int = 20,
     probe_epochs: int = 100,
     finetune_epochs: int = 0,
     seed: int = 0,
 ) -> dict[str, float | None]:
-    """Top-1 % of a kNN and a linear probe on the last block after the final norm, and of fine-tuning.
+    """Top-1 % of a kNN and a linear probe on the last block, and of fine-tuning.
 
-    ``finetune_epochs`` = 0 skips fine-tuning (``"fine_tune": None``); otherwise a copy of ``vit``
-    is fine-tuned with :func:`sslvit_lite.probing.finetune` (``vit`` itself is left unchanged).
+    ``pool="mean"`` is the book's protocol (:data:`sslvit_lite.probing.PROTOCOL`): the mean of the patch
+    tokens of block L's output; ``pool="cls"`` the [CLS] token after the final norm (MoCo v3's and MAE's
+    own probes). ``finetune_epochs`` = 0 skips fine-tuning (``"fine_tune": None``); otherwise a copy of
+    ``vit`` is fine-tuned with :func:`sslvit_lite.probing.finetune` (``vit`` itself is left unchanged).
     """
     _check_pool(pool)
     if finetune_epochs < 0:
         raise ValueError(f"finetune_epochs must be ≥ 0 (0 skips fine-tuning), got {finetune_epochs}")
-    last = [len(vit.blocks)]
-    feats_train = extract_features(vit, train.images, mean, std, blocks=last, pool=pool)["final"]  # (N, C)
-    feats_test = extract_features(vit, test.images, mean, std, blocks=last, pool=pool)["final"]  # (M, C)
+    last = len(vit.blocks)
+    key = last if pool == "mean" else "final"
+    feats_train = extract_features(vit, train.images, mean, std, blocks=[last], pool=pool)[key]  # (N, C)
+    feats_test = extract_features(vit, test.images, mean, std, blocks=[last], pool=pool)[key]  # (M, C)
     device = next(vit.parameters()).device
     knn, probe = _probe_scores(feats_train, feats_test, train, test, knn_k, probe_epochs, seed, device)
     tuned = None
@@ -186,7 +189,7 @@ def hybrid_sweep(
     num_train: int | None = None,
     num_test: int | None = None,
     analysis_images: int = 256,
-    pool: str = "cls",
+    pool: str = "mean",
     knn_k: int = 20,
     probe_epochs: int = 100,
     finetune_epochs: int = 0,
@@ -236,7 +239,8 @@ def hybrid_sweep(
     random_analysis = compute_metrics(random_vit, data[1].images, mean, std, device=device, seed=seed,
                                       num_images=min(analysis_images, len(data[1])), tsne=False)["metrics"]
     train, test = data
-    evaluation = {"pool": pool, "block": "last, after the final norm", "knn_k": knn_k, "probe_epochs": probe_epochs,
+    evaluation = {"pool": pool, "block": "last" if pool == "mean" else "last, after the final norm",
+                  "knn_k": knn_k, "probe_epochs": probe_epochs,
                   "finetune_epochs": finetune_epochs, "num_train": len(train), "num_test": len(test),
                   "train_data": train.source, "test_data": test.source,
                   "analysis_images": min(analysis_images, len(test)), "seed": seed}
@@ -324,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-train", type=int, help="probe/fine-tune training images (default: all)")
     parser.add_argument("--num-test", type=int, help="test images (default: all)")
     parser.add_argument("--analysis-images", type=int, default=256)
-    parser.add_argument("--pool", choices=POOLS, default="cls")
+    parser.add_argument("--pool", choices=POOLS, default="mean",
+                        help="mean: the book's protocol (mean-pooled patch tokens of the last block); cls: [CLS] "
+                             "after the final norm")
     parser.add_argument("--probe-epochs", type=int, default=100)
     parser.add_argument("--finetune-epochs", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)

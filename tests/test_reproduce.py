@@ -33,7 +33,7 @@ def test_the_plan_trains_the_sweep_interior_only_when_the_endpoints_are_shared(s
     assert not endpoints_shared("smoke")
     names = [run["name"] for run in smoke_run.planned_runs()]
     assert names == ["simmim-seed0", "mae-seed0", "mocov3-seed0", "hybrid-lam0-seed0", "hybrid-lam0.2-seed0",
-                     "hybrid-lam1-seed0", "mocov3-seed1", "simmim-seed1"]
+                     "hybrid-lam1-seed0", "simmim-seed1", "mae-seed1", "mocov3-seed1"]
     sweep = json.loads((smoke_run.out / "hybrid_sweep-cifar10.json").read_text())
     assert [p["lambda"] for p in sweep["points"]] == [0.0, 0.2, 1.0]
     assert sweep["points"][0]["origin"] == "run hybrid-lam0-seed0"
@@ -41,7 +41,7 @@ def test_the_plan_trains_the_sweep_interior_only_when_the_endpoints_are_shared(s
     assert endpoints_shared("cpu")
     laptop = Reproduction("cpu", smoke_run.out / "unused", seeds=2)
     assert [run["name"] for run in laptop.planned_runs()] == [
-        "simmim-seed0", "mae-seed0", "mocov3-seed0", "hybrid-lam0.2-seed0", "mocov3-seed1", "simmim-seed1"]
+        "simmim-seed0", "mae-seed0", "mocov3-seed0", "hybrid-lam0.2-seed0", "simmim-seed1", "mae-seed1", "mocov3-seed1"]
 
 
 def test_provenance_times_every_stage(smoke_run):
@@ -52,18 +52,36 @@ def test_provenance_times_every_stage(smoke_run):
     assert all(seconds >= 0 for seconds in record["seconds"].values())
 
 
-def test_random_init_control_and_smoke_verdicts(smoke_run):
+def test_every_encoder_is_measured_with_the_protocol_and_three_random_inits_per_init(smoke_run):
     evaluation = json.loads((smoke_run.out / "evaluation.json").read_text())
-    assert set(evaluation["random_init"]) == {"seed0", "seed1"}
-    assert "random_init" in evaluation["per_block"]
+    encoders = evaluation["encoders"]
+    assert {run["name"] for run in smoke_run.planned_runs()} <= set(encoders)
+    randoms = {name: e for name, e in encoders.items() if e["kind"] == "random init"}
+    inits = {e["init"] for e in encoders.values() if e["kind"] == "trained"}
+    assert inits == {"mocov3", "mae"}  # the presets' initialisations
+    for init in inits:  # three controls per initialisation, each with its own seed
+        seeds = [e["seed"] for e in randoms.values() if e["init"] == init]
+        assert len(set(seeds)) == 3 and not set(seeds) & {0, 1}
+    for e in encoders.values():
+        assert len(e["blocks"]["linear_probe"]) == 2 and set(e["cls"]) == {"knn", "linear_probe"}
+    assert "mean of the patch tokens" in evaluation["protocol"]["features"]
     analysis = json.loads((smoke_run.out / "analysis.json").read_text())
-    assert "random_init" in analysis["models"] and "attention_entropy" in analysis["models"]["mocov3-seed0"]
-    assert len(analysis["models"]["mae-seed0"]["decoder_fourier_delta"]) >= 1  # MAE's decoder blocks (claim 11)
+    assert set(analysis["models"]) == set(encoders)
+    assert all(m["init"] == encoders[name]["init"] for name, m in analysis["models"].items())
+    assert len(analysis["models"]["mae-seed1"]["decoder_fourier_delta"]) >= 1  # MAE's decoder blocks (claim 11)
+
+
+def test_scoreboard_pairs_every_seed_and_controls_use_other_random_inits(smoke_run):
     board = json.loads((smoke_run.out / "scoreboard.json").read_text())
     statuses = {row["status"] for row in board["scoreboard"]}
     assert statuses <= {"n/a (smoke run)", "not measured"} and "n/a (smoke run)" in statuses
-    assert set(board["controls"]) == {"random CL", "random MIM", "random CL and MIM"}
-    assert all(status != "holds" for control in board["controls"].values() for status in control.values())
+    first = board["scoreboard"][0]
+    assert [(p["cl"], p["mim"]) for p in first["pairs"]] == [
+        (cl, mim) for cl in ("mocov3-seed0", "mocov3-seed1") for mim in ("simmim-seed0", "simmim-seed1")]
+    assert set(board["controls"]) == {"random CL", "random MIM", "random CL and MIM", "random MAE"}
+    both = board["controls"]["random CL and MIM"]["roles"]
+    assert both["cl"] != both["mim"]  # two different random inits, and the learned clause uses a third
+    assert set(board["margins"]) == set(board["spreads"])
 
 
 def test_emergence_replays_every_snapshot(smoke_run):

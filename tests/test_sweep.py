@@ -164,7 +164,8 @@ def test_sweep_trains_each_lambda_and_reuses_finished_runs(tmp_path):
         assert 0 <= point["knn"] <= 100 and point["fine_tune"] is None
     control = table["random_init"]  # the random-init encoder of the same architecture, measured alike
     assert set(control["metrics"]) == set(table["points"][0]["metrics"]) and 0 <= control["knn"] <= 100
-    assert max(max(h) for h in control["metrics"]["nmi"]) < 0.05  # untrained: no query-dependent attention
+    # untrained: little query-dependent attention (MoCo v3's init starts less uniform than timm's)
+    assert max(max(h) for h in control["metrics"]["nmi"]) < 0.1
     mim, cl = table["points"]
     assert "loss_simmim" in mim["log"][-1] and "loss_mocov3" not in mim["log"][-1]
     assert "loss_mocov3" in cl["log"][-1] and "loss_simmim" not in cl["log"][-1]
