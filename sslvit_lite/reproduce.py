@@ -431,6 +431,64 @@ class Reproduction:
         (self.out / "scoreboard.md").write_text(scoreboard_markdown(rows) + "\n")
         return table
 
+    # -- optional: the initialisation comparison -------------------------------------------------
+
+    def inits(self, baseline: str | os.PathLike) -> dict:
+        """Each model trained from timm's default initialisation against the runs here (the presets'
+        official initialisations), with the recipe otherwise the same and every seed: attention distance
+        and NMI per block, and the probes (the protocol and [CLS]). ``baseline`` holds the slim checkpoints
+        of the timm-init runs under the names of :meth:`checkpoint_path` (e.g. ``mocov3-cifar10-seed1.pt``).
+        Writes ``init_comparison.json``."""
+        if self._done("init_comparison.json"):
+            return self._read("init_comparison.json")
+        from sslvit_lite.analyze import compute_metrics
+        from sslvit_lite.checkpoint import load_backbone
+        from sslvit_lite.emergence import uniform_distance
+        from sslvit_lite.probing import evaluation_split
+        from sslvit_lite.sweep import evaluate_backbone
+        from sslvit_lite.vit import patch_grid
+
+        evaluation, analysis = self.evaluate(), self.analyze()
+        baseline = Path(baseline)
+
+        def summary(metrics: dict, probes: dict, init: str) -> dict:
+            distance = [sum(h) / len(h) for h in metrics["attention_distance"]]  # per block
+            nmi = [sum(h) / len(h) for h in metrics["nmi"]]
+            return {"init": init, "attention_distance": [round(d, 3) for d in distance],
+                    "nmi": [round(v, 4) for v in nmi], **probes}
+
+        def work():
+            images = self._analysis_images()
+            mean, std = self._stats()
+            config = self._load(run_name("mocov3"))[1]["config"]
+            train, test = evaluation_split(self.dataset, self.data_source, config["img_size"], self.eval_train,
+                                           self.eval_test, seed=0)
+            table = {"runs": {}, "images": analysis["images"], "protocol": evaluation["protocol"]}
+            for run in self.planned_runs():
+                if run["objective"] == "hybrid":
+                    continue
+                name, objective = run["name"], run["objective"]
+                about = evaluation["encoders"][name]
+                official = summary(analysis["models"][name],
+                                   {"knn": about["blocks"]["knn"][-1], "linear_probe": about["blocks"]["linear_probe"][-1],
+                                    "cls_knn": about["cls"]["knn"], "cls_linear_probe": about["cls"]["linear_probe"]},
+                                   about["init"])
+                vit, info = load_backbone(baseline / self.checkpoint_path(name).name)
+                vit = vit.float().eval()
+                init = info["config"]["vit_kwargs"].get("init", "timm")
+                metrics = compute_metrics(vit, images.images, mean, std, batch_size=128, seed=0, tsne=False)["metrics"]
+                by_mean = evaluate_backbone(vit, train, test, mean, std, pool="mean")
+                by_cls = evaluate_backbone(vit, train, test, mean, std, pool="cls")
+                timm_side = summary(metrics, {"knn": by_mean["knn"], "linear_probe": by_mean["linear_probe"],
+                                              "cls_knn": by_cls["knn"], "cls_linear_probe": by_cls["linear_probe"]}, init)
+                table["runs"][name] = {"objective": objective, "seed": run["seed"], "official": official, "timm": timm_side,
+                                       "timm_checkpoint": {"config": info["config"], "provenance": info["provenance"]}}
+                table["uniform_distance"] = round(uniform_distance(patch_grid(vit), float(config["patch_size"])), 4)
+            return table
+
+        table = self._timed("inits", work)
+        return self._write("init_comparison.json", table)
+
     # -- 8. figures ----------------------------------------------------------------------------
 
     def figures(self) -> list[Path]:
@@ -470,6 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--lambdas", type=float, nargs="+", default=[0.2], help="the hybrid's λ values to train")
+    parser.add_argument("--init-baseline", metavar="DIR",
+                        help="also compare with the same runs trained from timm's init (their slim checkpoints in DIR)")
     args = parser.parse_args(argv)
     from sslvit_lite.checkpoint import CheckpointError
     from sslvit_lite.data import DatasetUnavailableError
@@ -479,6 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              lambdas=args.lambdas, progress=not args.no_progress)
         for stage in args.stages:
             getattr(repro, stage)()
+        if args.init_baseline:
+            repro.inits(args.init_baseline)
     except (ValueError, FileNotFoundError, DatasetUnavailableError, CheckpointError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(f"wrote {repro.out}: " + ", ".join(sorted(p.name for p in repro.out.iterdir() if p.name != "runs")))

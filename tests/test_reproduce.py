@@ -112,3 +112,17 @@ def test_command_line_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--preset", "smoke", "--out", str(tmp_path), "--lambdas", "1.5"])
     assert stop.value.code == 2 and "[0, 1]" in capsys.readouterr().err
+
+
+def test_init_comparison_measures_both_sides_alike(smoke_run, tmp_path):
+    # the same checkpoints as "baseline": both sides must read the same numbers, measured the same way
+    import shutil
+
+    for run in smoke_run.planned_runs():
+        shutil.copy(smoke_run.checkpoint_path(run["name"]), tmp_path / smoke_run.checkpoint_path(run["name"]).name)
+    table = smoke_run.inits(tmp_path)
+    assert {r["objective"] for r in table["runs"].values()} == {"mocov3", "simmim", "mae"}
+    for run in table["runs"].values():
+        for key in ("attention_distance", "nmi", "knn", "linear_probe", "cls_knn", "cls_linear_probe"):
+            assert run["official"][key] == pytest.approx(run["timm"][key], abs=1e-6), key
+    (smoke_run.out / "init_comparison.json").unlink()
