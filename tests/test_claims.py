@@ -7,7 +7,8 @@ import math
 import pytest
 
 from sslvit_lite.analysis import reference as ref
-from sslvit_lite.claims import CLAIMS, SIZE_ORDER as SIZES, ClaimResult, late_blocks, scoreboard, scoreboard_markdown
+from sslvit_lite.claims import (CLAIMS, MARGINS, SIZE_ORDER as SIZES, ClaimResult, late_blocks, margins, scoreboard,
+                                scoreboard_markdown, spreads, untrained)
 
 
 def per_head(curve, spread):
@@ -448,3 +449,112 @@ def test_homogeneity_needs_heads_alike_too():
     m = results["models"]
     m["mocov3"]["head_jsd"], m["simmim"]["head_jsd"] = m["simmim"]["head_jsd"], m["mocov3"]["head_jsd"]
     assert status(results, 5).status == "fails"
+
+
+# ------------------------------------------------------------------ weakened checks must fail a test
+
+
+def test_min_head_distance_is_not_the_mean_over_heads():
+    # CL has one local head (min 2 px) but a high mean; MIM's heads are all at 8 px. By the minimum head
+    # MIM is *not* more local than CL; by the mean over heads it would look so.
+    results = paper_like_results()
+    results["models"]["mocov3"]["attention_distance"] = [[2.0, 120.0, 120.0]] * 12
+    results["models"]["simmim"]["attention_distance"] = [[8.0, 8.0, 8.0]] * 12
+    assert CLAIMS[1].check(results)[0] is False
+
+
+def test_silhouette_window_is_the_depths_of_the_late_blocks():
+    # depths 0..12: the window is depths 9–12 (list positions 9..12), not positions 8..11
+    results = paper_like_results()
+    cl = [0.0] * 13
+    cl[12] = 0.5  # CL clusters images only at depth 12
+    results["models"]["mocov3"]["silhouette"] = cl
+    results["models"]["simmim"]["silhouette"] = [0.1] * 13
+    ok, values, _ = CLAIMS[7].check(results)
+    assert values["depths"] == [9, 10, 11, 12] and values["cl_silhouette"] == [0.0, 0.0, 0.0, 0.5]
+    assert ok is False
+
+
+def test_collapse_needs_a_fall_beyond_the_nmi_margin():
+    results = paper_like_results()
+    # below half its peak, but by 0.016: within the NMI margin of 0.02, so no real fall
+    results["models"]["mocov3"]["nmi"] = per_head([0.025, 0.03, 0.02] + [0.015] * 8 + [0.014], 0.0)
+    assert CLAIMS[3].check(results)[0] is False
+
+
+def test_nmi_claim_needs_three_of_the_four_late_blocks():
+    results = paper_like_results()
+    cl, mim = results["models"]["mocov3"]["nmi"], results["models"]["simmim"]["nmi"]
+    for block in (8, 9, 10):  # blocks 9–11: CL's NMI above MIM's; only block 12 agrees with the paper
+        cl[block] = [x + 0.5 for x in mim[block]]
+    ok, values, _ = CLAIMS[2].check(results)
+    assert values["wins"] == 1 and ok is False
+
+
+def test_fourier_ordering_needs_ten_of_twelve_depths():
+    results = paper_like_results()
+    cl, mim = results["models"]["mocov3"]["fourier_delta"], results["models"]["simmim"]["fourier_delta"]
+    for depth in range(6, 13):  # CL above MIM at depths 6–12: the order holds at 5 of 12 depths only
+        cl[depth] = mim[depth] + 0.5
+    ok, values, _ = CLAIMS[5].check(results)
+    assert values["wins"] == 5 and ok is not True
+
+
+def seeded(results):
+    """Two seeds of CL and of MIM (copies of the synthetic models, slightly apart)."""
+    models = results["models"]
+    for name in ("mocov3", "simmim"):
+        base = models.pop(name)
+        models[f"{name}-0"], models[f"{name}-1"] = base, copy.deepcopy(base)
+    results["roles"] = {"cl": ["mocov3-0", "mocov3-1"], "mim": ["simmim-0", "simmim-1"]}
+    return results
+
+
+def test_a_claim_holds_only_if_every_pairing_of_seeds_holds():
+    results = seeded(paper_like_results())
+    rows = {r.id: r for r in scoreboard(results)}
+    assert rows[3].status == "holds" and len(rows[3].pairs) == 4
+    assert {p["status"] for p in rows[3].pairs} == {"holds"}
+    # seed 1 of CL attends like MIM: claim 3 holds for two pairings and fails for the other two (with the
+    # floors as margins: measured, so large a seed-to-seed spread would widen the margin past every gap)
+    results["models"]["mocov3-1"]["nmi"] = [[x + 0.1 for x in h] for h in results["models"]["simmim-0"]["nmi"]]
+    results["margins"] = MARGINS
+    row = {r.id: r for r in scoreboard(results)}[3]
+    assert row.status == "inconclusive (seed-dependent)"
+    assert sorted(p["status"] for p in row.pairs) == ["fails", "fails", "holds", "holds"]
+    assert "mocov3-0 × simmim-0" in row.detail
+    del results["margins"]  # the measured margins: the two CL seeds differ by 0.2 in NMI, so no verdict
+    assert {r.id: r for r in scoreboard(results)}[3].status == "inconclusive"
+
+
+def test_one_seed_can_neither_hold_nor_fail():
+    results = paper_like_results()
+    rows = scoreboard(results)  # one model per role, the default of two seeds
+    assert {r.status for r in rows} <= {"inconclusive", "not measured"}
+    assert "one seed" in {r.id: r for r in rows}[1].detail
+
+
+def test_margins_are_never_below_the_measured_spreads():
+    results = seeded(paper_like_results())
+    results["models"]["simmim-1"]["nmi"] = [[x + 0.05 for x in h] for h in results["models"]["simmim-0"]["nmi"]]
+    second = copy.deepcopy(results["models"]["random_init"])
+    second["fourier_delta"] = [x + 0.08 for x in second["fourier_delta"]]
+    results["models"]["random_init_2"] = second
+    results["roles"]["random"] = ["random_init", "random_init_2"]
+    table = margins(results)
+    assert table["nmi"][0] == pytest.approx(0.05, abs=1e-6)  # seed-to-seed spread above the 0.02 floor
+    assert table["fourier_delta"][0] == pytest.approx(0.08, abs=1e-6)  # init-to-init spread above 0.05
+    assert table["linear_probe"] == (2.0, 0.0)  # no spread: the floor
+    measured = spreads(results)
+    assert measured["nmi"]["seed_to_seed"] == pytest.approx(0.05, abs=1e-6)
+    assert measured["fourier_delta"]["init_to_init"] == pytest.approx(0.08, abs=1e-6)
+
+
+def test_the_learned_clause_never_compares_a_model_with_itself():
+    results = paper_like_results()
+    results["models"]["random_init_2"] = copy.deepcopy(results["models"]["random_init"])
+    results["models"]["random_init_2"]["nmi"] = per_head([0.05] * 12, 0.0)
+    results["models"]["mocov3"] = results["models"]["random_init_2"]
+    results["roles"] = {"cl": "random_init_2", "random": ["random_init", "random_init_2"]}
+    reason = untrained(results, CLAIMS[2].compared[0])  # claim 3, CL's NMI
+    assert reason is None or "vs random_init:" in reason  # compared with the other init, not with itself
