@@ -558,3 +558,53 @@ def test_the_learned_clause_never_compares_a_model_with_itself():
     results["roles"] = {"cl": "random_init_2", "random": ["random_init", "random_init_2"]}
     reason = untrained(results, CLAIMS[2].compared[0])  # claim 3, CL's NMI
     assert reason is None or "vs random_init:" in reason  # compared with the other init, not with itself
+
+
+# ------------------------------------------------------------------ on the committed laptop runs (real, measured)
+
+
+@pytest.fixture(scope="module")
+def laptop():
+    """The claims input of the committed laptop runs: real trained encoders (every seed) and real random-init
+    encoders (three per initialisation), measured by `reproduce` (no data or training needed here)."""
+    from sslvit_lite.reproduce import Reproduction
+    from sslvit_lite.zoo import RESULTS_DIR
+
+    repro = Reproduction("cpu", RESULTS_DIR, seeds=2)
+    return repro, repro.claims_input()
+
+
+def test_committed_scoreboard_is_what_the_rules_give(laptop):
+    from sslvit_lite.results import load
+
+    repro, results = laptop
+    committed = {row["id"]: row["status"] for row in load("scoreboard.json", repro.out)["scoreboard"]}
+    assert {r.id: r.status for r in scoreboard(results)} == committed
+
+
+def test_real_random_inits_look_untrained(laptop):
+    _, results = laptop
+    randoms = [results["models"][n] for n in results["roles"]["random"]]
+    assert len(randoms) >= 6  # three per initialisation
+    for m in randoms:  # what the invented fixtures got wrong: U ≈ 1 and Δ ≈ −3 at random init
+        assert min(m["unison"]) > 0.9 and max(m["fourier_delta"][1:]) < -2.0
+
+
+@pytest.mark.parametrize("label", ["random CL", "random MIM", "random CL and MIM", "random MAE"])
+def test_no_control_scoreboard_holds_a_claim(laptop, label):
+    repro, _ = laptop
+    rows = scoreboard(repro.claims_input(repro.controls()[label]), min_seeds=1)
+    about = {"random CL": None, "random MIM": None, "random CL and MIM": None, "random MAE": {11}}[label]
+    held = [(r.id, r.detail) for r in rows if r.status == "holds" and (about is None or r.id in about)]
+    if about is None:  # a random CL or MIM may not carry any claim about CL and MIM
+        held = [(i, d) for i, d in held if i not in (11, 15)]
+    assert not held
+
+
+def test_control_scoreboards_can_fail(laptop):
+    # with every margin at zero a random encoder in the CL role *does* pass claims: the controls are
+    # compared with other random inits, so a weakened rule shows up (a control compared with itself never would)
+    repro, _ = laptop
+    results = repro.claims_input(repro.controls()["random CL"])
+    results["margins"] = {key: (0.0, 0.0) for key in MARGINS}
+    assert any(r.status == "holds" for r in scoreboard(results, min_seeds=1))
