@@ -70,10 +70,9 @@ from sslvit_lite.checkpoint import load_checkpoint, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.display import html_table, to_rgb
 from sslvit_lite.objectives.mocov3 import MoCoV3, infonce, momentum_at
-from sslvit_lite.presets import get_preset, resolve, steps_for
+from sslvit_lite.presets import get_preset, lr_at, resolve, steps_for
 from sslvit_lite.probing import evaluation_split, extract_features, knn_accuracy, linear_probe_accuracy
 from sslvit_lite.provenance import provenance, provenance_caption
-from sslvit_lite.train import lr_at
 from sslvit_lite.vit import build_vit
 from sslvit_lite.zoo import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from sslvit_lite.pretrained import CheckpointInfo, checkpoint_info
+from sslvit_lite.registry import CheckpointInfo, checkpoint_info
 
 
 class DownloadError(OSError):

@@ -347,6 +347,15 @@ def steps_for(config: TrainConfig, num_images: int) -> tuple[int, int, int]:
     return per_epoch, total, min(warmup, total - 1)
 
 
+def lr_at(step: int, total: int, warmup: int, peak: float, min_lr: float = 0.0) -> float:
+    """Learning rate of (0-based) ``step``: linear warm-up to ``peak`` over ``warmup`` steps, then a cosine
+    decay to ``min_lr`` at ``total`` (MAE's per-iteration schedule)."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return min_lr + (peak - min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
 def lr_budget(config: TrainConfig, num_images: int) -> float:
     """Σ lr over the schedule of ``config`` (a learning rate × steps): how far the run can move its weights.
 
@@ -354,7 +363,5 @@ def lr_budget(config: TrainConfig, num_images: int) -> float:
     its random initialisation whatever the objective (the old laptop preset: 48 steps at ≤ 7.5e-5,
     a budget of 0.002). The measured laptop recipe has about 0.6.
     """
-    from sslvit_lite.train import lr_at
-
     _, total, warmup = steps_for(config, num_images)
     return sum(lr_at(step, total, warmup, config.peak_lr, config.min_lr) for step in range(total))

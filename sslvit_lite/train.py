@@ -25,7 +25,6 @@ NaN/Inf guard are read back once every ``log_every`` steps.
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
@@ -41,7 +40,7 @@ from sslvit_lite.augment import build_recipe
 from sslvit_lite.checkpoint import FINAL, LAST, load_checkpoint, save_atomic
 from sslvit_lite.data import dataset_stats
 from sslvit_lite.device_data import EpochSampler, to_device
-from sslvit_lite.presets import TrainConfig, resolve, steps_for
+from sslvit_lite.presets import TrainConfig, lr_at, resolve, steps_for
 
 # settings that may change between a run and its resumption
 RESUMABLE_CHANGES = ("compile", "log_every", "ckpt_every", "placement", "device", "data_root")
@@ -66,15 +65,6 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         else:
             decay.append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def lr_at(step: int, total: int, warmup: int, peak: float, min_lr: float = 0.0) -> float:
-    """Learning rate of (0-based) ``step``: linear warm-up to ``peak`` over ``warmup`` steps, then a cosine
-    decay to ``min_lr`` at ``total`` (MAE's per-iteration schedule)."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return min_lr + (peak - min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from sslvit_lite import download as downloads
-from sslvit_lite.pretrained import CHECKPOINTS
+from sslvit_lite.registry import CHECKPOINTS
 
 
 SMALL = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4)  # 4×4 patch grid

@@ -8,7 +8,8 @@ from torch import nn
 
 from sslvit_lite.checkpoint import CheckpointError, load_backbone, load_checkpoint, save_atomic
 from sslvit_lite.presets import resolve
-from sslvit_lite.train import NonFiniteLossError, Trainer, lr_at, param_groups, pretrain, resolve_precision
+from sslvit_lite.presets import lr_at
+from sslvit_lite.train import NonFiniteLossError, Trainer, param_groups, pretrain, resolve_precision
 from sslvit_lite.vit import build_vit
 
 TINY = {"depth": 1, "embed_dim": 16, "num_heads": 2}
