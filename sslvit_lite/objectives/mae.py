@@ -7,8 +7,8 @@ Park et al. (ICLR 2023, Fig 11) use MAE to argue that an explicit decoder takes 
 - **random per-token masking** with an exact count (:func:`~.masking.token_shuffle`): a
   per-sample shuffle keeps L − ⌈L·ratio⌉ tokens; ``ids_restore`` undoes it;
 - the **encoder sees only the visible tokens** (+ CLS): patch embedding and position embedding
-  are computed for all tokens by the timm model's own ``patch_embed`` / ``_pos_embed``, then the
-  visible ones are gathered and run through ``norm_pre``, ``blocks``, ``norm``;
+  are computed for all tokens, then the visible ones are gathered and run through the encoder
+  (:func:`~sslvit_lite.objectives.masked_encoder.masked_encode`, the masked encoder SimMIM shares);
 - a **light transformer decoder**: Linear to the decoder width, a learnable ``mask_token`` for the
   masked positions, tokens put back in image order, fixed 2-D sin-cos position embeddings,
   timm ``Block`` s, LayerNorm and a Linear head to patch²·3 values per token;
@@ -42,9 +42,10 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from .base import Objective, require_no_patch_dropout
-from .masking import token_shuffle
 from ..vit import sincos_pos_embed_2d
+from .base import Objective, require_no_patch_dropout
+from .masked_encoder import masked_encode
+from .masking import token_shuffle
 
 DEFAULTS: dict = {
     "mask_ratio": 0.75,
@@ -144,15 +145,7 @@ class MAE(Objective):
 
     def encode(self, images: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
         """Encoder on the visible tokens: images (B, 3, H, W), ids_keep (B, K) → (B, P + K, C) after the final norm."""
-        backbone = self.backbone
-        prefix = backbone.num_prefix_tokens
-        x = backbone._pos_embed(backbone.patch_embed(images))  # (B, P + N, C), position embedding added
-        patches = x[:, prefix:]  # (B, N, C)
-        index = ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1])  # (B, K, C)
-        x = torch.cat([x[:, :prefix], patches.gather(1, index)], dim=1)  # (B, P + K, C)
-        x = backbone.norm_pre(x)
-        x = backbone.blocks(x)
-        return backbone.norm(x)  # (B, P + K, C)
+        return masked_encode(self.backbone, images, ids_keep=ids_keep)  # (B, P + K, C)
 
     def decoder_tokens(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> list[torch.Tensor]:
         """Decoder states in the full token layout (image order, mask tokens included, prefix first).

@@ -11,8 +11,8 @@ Park et al. (ICLR 2023) use SimMIM ViT-B/16 as *the* MIM model; this module foll
 - an **L1 loss on the masked pixels** of the normalised image:
   Σ|x − x̂|·mask / (Σmask + 1e-5) / 3 (the mask counts pixels once, the /3 averages the channels).
 
-The encoder pass uses the timm model's own modules (``patch_embed``, ``_pos_embed``,
-``norm_pre``, ``blocks``, ``norm``), so the trained ``backbone`` is a plain timm ViT.
+The encoder pass is :func:`~sslvit_lite.objectives.masked_encoder.masked_encode` (the masked encoder MAE
+shares), over the timm model's public modules, so the trained ``backbone`` is a plain timm ViT.
 
 Hyperparameters (:data:`DEFAULTS`), official ViT-B values scaled for 32 px CIFAR with 4 px patches:
 
@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn.init import trunc_normal_
 
 from .base import Objective, require_no_patch_dropout
+from .masked_encoder import masked_encode
 from .masking import block_mask
 
 DEFAULTS: dict = {
@@ -102,14 +103,7 @@ class SimMIMBranch(nn.Module):
         images (B, 3, H, W), token_mask bool (B, rows, cols) → patch tokens after the final norm as a
         map (B, C, rows, cols) (prefix tokens dropped).
         """
-        embedded = backbone.patch_embed(images)  # (B, N, C), or (B, rows, cols, C) with dynamic size
-        tokens = embedded.reshape(images.shape[0], -1, embedded.shape[-1])  # (B, N, C)
-        w = token_mask.reshape(images.shape[0], -1, 1).to(tokens.dtype)  # (B, N, 1)
-        tokens = tokens * (1.0 - w) + self.mask_token.to(tokens.dtype) * w  # (B, N, C)
-        x = backbone._pos_embed(tokens.view_as(embedded))  # (B, P + N, C)
-        x = backbone.norm_pre(x)
-        x = backbone.blocks(x)
-        x = backbone.norm(x)  # (B, P + N, C)
+        x = masked_encode(backbone, images, token_mask=token_mask, mask_token=self.mask_token)  # (B, P + N, C)
         patches = x[:, backbone.num_prefix_tokens :]  # (B, N, C)
         rows, cols = self.grid
         return patches.transpose(1, 2).reshape(images.shape[0], -1, rows, cols)  # (B, C, rows, cols)
