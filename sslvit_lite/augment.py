@@ -37,8 +37,8 @@ How each operation matches torchvision (the upstream recipes use torchvision/PIL
   CIFAR image). At 224 px the recipe is exactly upstream's.
 - Solarize inverts pixels ≥ 0.5 (PIL's threshold 128).
 
-Own code or kornia? Measured on this project's CPU machine (2 cores shared with other jobs, load
-≈ 6, so ±20 %; 1 torch thread; torch 2.14.1, kornia 0.9.0), augmentation alone, batch 256 at 32 px,
+Own code or kornia? Measured on 2 CPU cores shared with other jobs (so ±20 %; 1 torch thread; torch
+2.14.1, kornia 0.9.0), augmentation alone, batch 256 at 32 px,
 ``python bench/throughput.py --augment-only --device cpu --threads 1 --steps 8``:
 
 =========  =====  =====================  ==============================
@@ -53,8 +53,8 @@ hybrid     3      705                    575
 This module is as fast or faster, adds no dependency to install on Colab (kornia is not in
 requirements.txt and need not be), draws the jitter order per sample as torchvision does (kornia's
 ``ColorJitter`` draws one order per call for the whole batch), and never synchronises with the host.
-GPU numbers are pending (no GPU was lent to the task that measured this); the design anchor is
-about 250,000 images/s for two views on an H100 (bench/throughput.py measures it).
+On a GPU the design target is about 250,000 images/s for two views on an H100; ``bench/throughput.py``
+measures it (no GPU figure has been committed yet).
 """
 
 from __future__ import annotations

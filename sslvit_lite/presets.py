@@ -360,8 +360,8 @@ def lr_budget(config: TrainConfig, num_images: int) -> float:
     """Σ lr over the schedule of ``config`` (a learning rate × steps): how far the run can move its weights.
 
     AdamW's update per step is about ``lr`` per weight, so a schedule whose sum is ≪ 0.1 leaves a ViT at
-    its random initialisation whatever the objective (the old laptop preset: 48 steps at ≤ 7.5e-5,
-    a budget of 0.002). The measured laptop recipe has about 0.6.
+    its random initialisation whatever the objective (48 steps at ≤ 7.5e-5, upstream's rates scaled
+    linearly to batch 128, give 0.002). The `cpu` preset's schedule has about 0.6.
     """
     _, total, warmup = steps_for(config, num_images)
     return sum(lr_at(step, total, warmup, config.peak_lr, config.min_lr) for step in range(total))
