@@ -70,15 +70,14 @@ from IPython.display import Markdown, display
 
 from sslvit_lite.analysis.reference import HYBRID_SWEEP
 from sslvit_lite.augment import build_recipe
-from sslvit_lite.claims import CLAIMS, STATUSES, evaluate, scoreboard_markdown
-from sslvit_lite.data import load_dataset
+from sslvit_lite.checkpoint import build_backbone
+from sslvit_lite.data import dataset_stats, load_dataset
 from sslvit_lite.display import caption_below, cpu_threads_for_small_models
 from sslvit_lite.objectives import OBJECTIVES, build_objective
 from sslvit_lite.presets import resolve
 from sslvit_lite.provenance import provenance, provenance_caption
-from sslvit_lite.sweep import claims_results, hybrid_sweep, load_sweep, save_sweep, saved_sweep_path
-from sslvit_lite.data import dataset_stats
-from sslvit_lite.vit import build_vit
+from sslvit_lite.results import verdict_table
+from sslvit_lite.sweep import hybrid_sweep, load_sweep, save_sweep, saved_sweep_path
 
 torch.manual_seed(seed)
 cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
@@ -123,7 +122,7 @@ views = recipe(images)  # [x1 (MIM view), x2, x3 (CL views)], each (8, 3, S, S) 
 def make(name, **settings):
     """Objective ``name`` on a freshly built backbone of the preset (the same initial backbone every call)."""
     torch.manual_seed(seed)
-    backbone = build_vit(cfg.arch, img_size=cfg.img_size, patch_size=cfg.patch_size, **cfg.vit_kwargs)
+    backbone = build_backbone(cfg.to_dict())
     return build_objective(name, backbone, **settings)
 
 
@@ -323,19 +322,15 @@ plt.show()
 assert all(len(p["metrics"]["fourier_delta"]) == len(p["metrics"]["nmi"]) + 1 for p in points), "depths 0..L, blocks 1..L"
 
 # %% [markdown]
-# ## The paper's claims 15 and 16, on what we measured
+# ## The paper's claims 15 and 16
 #
-# `claims_results` maps the sweep onto the claims' input: λ = 1 plays CL, λ = 0 plays MIM and
-# λ = `hybrid_lambda` the hybrid. Claim 15 needs some λ in (0, 1) above both endpoints in every
-# metric measured (LP, and FT when fine-tuned); claim 16 needs the three layer-wise orderings of
-# the previous figure. On near-random smoke models either outcome is noise; only a committed
-# GPU sweep can support or contradict the paper.
+# The verdicts are the scoreboard's ({doc}`chapter 9 <09_claims>`), on the committed laptop sweep:
+# claim 15 needs some λ in (0, 1) above both endpoints in every metric measured (the book's probe
+# protocol, and fine-tuning when measured); claim 16 the three layer-wise orderings of the previous
+# figure. Both need every model to have learned the quantity compared, and two seeds of each model.
 
 # %%
-results = claims_results(table, hybrid_lambda)
-rows = [evaluate(claim, results) for claim in CLAIMS if claim.id in (15, 16)]
-display(Markdown(scoreboard_markdown(rows) + f"\n\n*{caption}*"))
-assert [row.id for row in rows] == [15, 16] and all(row.status in STATUSES for row in rows)
+display(verdict_table([15, 16]))
 
 # %% [markdown]
 # ## What to take away
