@@ -71,10 +71,9 @@ from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.display import html_table, to_rgb
 from sslvit_lite.objectives.mocov3 import MoCoV3, infonce, momentum_at
 from sslvit_lite.presets import get_preset, lr_at, resolve, steps_for
-from sslvit_lite.probing import evaluation_split
+from sslvit_lite.probing import evaluate_backbone, evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.results import probe_summary, probe_table
-from sslvit_lite.sweep import evaluate_backbone
 from sslvit_lite.zoo import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 
 torch.manual_seed(seed)

@@ -76,10 +76,9 @@ from sslvit_lite.objectives.masking import block_mask, masked_count, token_shuff
 from sslvit_lite.objectives.simmim import DEFAULTS as SIMMIM_DEFAULTS
 from sslvit_lite.objectives.simmim import SimMIM, masked_l1, pixel_mask
 from sslvit_lite.presets import get_preset, resolve
-from sslvit_lite.probing import evaluation_split
+from sslvit_lite.probing import evaluate_backbone, evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.results import probe_summary, probe_table
-from sslvit_lite.sweep import evaluate_backbone
 from sslvit_lite.zoo import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 
 torch.manual_seed(seed)

@@ -368,7 +368,7 @@ assert all(math.isfinite(x) for v in measures.values() for x in v.values())
 # independent of claim 3: attention that ignores the query moves every token by the same vector.
 
 # %%
-display(verdict_table([6, 7, 8, 19]))
+display(verdict_table([6, 7, 8, 19], results_dir))
 
 # %% [markdown]
 # ## What to take away

@@ -74,9 +74,8 @@ from sslvit_lite.checkpoint import build_backbone, load_checkpoint, load_objecti
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, normalize
 from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_styles
 from sslvit_lite.presets import get_preset
-from sslvit_lite.probing import evaluation_split, finetune
+from sslvit_lite.probing import block_probes, evaluation_split, finetune
 from sslvit_lite.provenance import provenance, provenance_caption
-from sslvit_lite.sweep import block_probes
 from sslvit_lite.results import verdict_table
 from sslvit_lite.vit import capture, patch_grid
 from sslvit_lite.zoo import RESULTS_DIR, trained_backbone

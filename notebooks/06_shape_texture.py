@@ -323,7 +323,7 @@ display(html_table(
      ["cue-conflict shape bias", *(f"{cue[n]['shape_bias']:.2f}" for n in TITLES), "CL higher"]],
     "This page's models and test sets; differences of a few points are within the tests' sampling error "
     f"({len(conflict.images)} cue-conflict images)."))
-display(verdict_table([17, 18]))
+display(verdict_table([17, 18], results_dir))
 assert set(drop) == set(TITLES)
 
 # %% [markdown]

@@ -85,10 +85,9 @@ from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.checkpoint import build_backbone
 from sslvit_lite.display import cpu_threads_for_small_models, html_table, model_styles
 from sslvit_lite.presets import get_preset
-from sslvit_lite.probing import evaluation_split
+from sslvit_lite.probing import block_probes, evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.reproduce import Reproduction
-from sslvit_lite.sweep import block_probes
 from sslvit_lite.zoo import RESULTS_DIR, trained_backbone
 
 TITLES, COLORS = model_styles("mocov3", "simmim", "mae", "hybrid", "random_init")

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -384,3 +384,88 @@ def classify_accuracy(
     finally:
         model.train(was_training)
     return correct / images.shape[0]
+
+
+# --------------------------------------------------------------------------- probes of a backbone
+
+
+def check_pool(pool: str) -> None:
+    if pool not in POOLS:
+        raise ValueError(f"unknown pool {pool!r}; valid: {', '.join(POOLS)}")
+
+
+def _percent(x: float) -> float:
+    return round(100.0 * x, 2)
+
+
+def _probe_scores(train_features: torch.Tensor, test_features: torch.Tensor, train: ImageDataset,
+                  test: ImageDataset, knn_k: int, probe_epochs: int, seed: int, device: torch.device) -> tuple[float, float]:
+    """(kNN, linear probe) top-1 % on one pair of (N, C) feature sets, computed on ``device``."""
+    knn = knn_accuracy(train_features, train.labels, test_features, test.labels, k=min(knn_k, len(train)),
+                       device=device)
+    probe = linear_probe_accuracy(train_features, train.labels, test_features, test.labels,
+                                  epochs=probe_epochs, seed=seed, device=device)
+    return _percent(knn), _percent(probe)
+
+
+def block_probes(
+    vit: nn.Module,
+    train: ImageDataset,
+    test: ImageDataset,
+    mean: Sequence[float],
+    std: Sequence[float],
+    pools: Sequence[str] = POOLS,
+    knn_k: int = 20,
+    probe_epochs: int = 100,
+    seed: int = 0,
+) -> dict[str, dict[str, list[float]]]:
+    """kNN and linear-probe top-1 % on every block's output (no final norm) of a timm ViT (Fig 10).
+
+    Returns ``{pool: {"knn": [% per block 1..L], "linear_probe": [% per block 1..L]}}``.
+    """
+    for pool in pools:
+        check_pool(pool)
+    depth, device = len(vit.blocks), next(vit.parameters()).device
+    out = {}
+    for pool in pools:
+        feats_train = extract_features(vit, train.images, mean, std, pool=pool)  # {l: (N, C)}
+        feats_test = extract_features(vit, test.images, mean, std, pool=pool)
+        scores = [_probe_scores(feats_train[l], feats_test[l], train, test, knn_k, probe_epochs, seed, device)
+                  for l in range(1, depth + 1)]
+        out[pool] = {"knn": [s[0] for s in scores], "linear_probe": [s[1] for s in scores]}
+    return out
+
+
+def evaluate_backbone(
+    vit: nn.Module,
+    train: ImageDataset,
+    test: ImageDataset,
+    mean: Sequence[float],
+    std: Sequence[float],
+    pool: str = "mean",
+    knn_k: int = 20,
+    probe_epochs: int = 100,
+    finetune_epochs: int = 0,
+    seed: int = 0,
+) -> dict[str, float | None]:
+    """Top-1 % of a kNN and a linear probe on the last block, and of fine-tuning.
+
+    ``pool="mean"`` is the book's protocol (:data:`sslvit_lite.probing.PROTOCOL`): the mean of the patch
+    tokens of block L's output; ``pool="cls"`` the [CLS] token after the final norm (MoCo v3's and MAE's
+    own probes). ``finetune_epochs`` = 0 skips fine-tuning (``"fine_tune": None``); otherwise a copy of
+    ``vit`` is fine-tuned with :func:`sslvit_lite.probing.finetune` (``vit`` itself is left unchanged).
+    """
+    check_pool(pool)
+    if finetune_epochs < 0:
+        raise ValueError(f"finetune_epochs must be ≥ 0 (0 skips fine-tuning), got {finetune_epochs}")
+    last = len(vit.blocks)
+    key = last if pool == "mean" else "final"
+    feats_train = extract_features(vit, train.images, mean, std, blocks=[last], pool=pool)[key]  # (N, C)
+    feats_test = extract_features(vit, test.images, mean, std, blocks=[last], pool=pool)[key]  # (M, C)
+    device = next(vit.parameters()).device
+    knn, probe = _probe_scores(feats_train, feats_test, train, test, knn_k, probe_epochs, seed, device)
+    tuned = None
+    if finetune_epochs:
+        tuned = _percent(finetune(vit, train.images, train.labels, test.images, test.labels, mean, std,
+                                  epochs=finetune_epochs, seed=seed))
+    return {"knn": knn, "linear_probe": probe, "fine_tune": tuned}

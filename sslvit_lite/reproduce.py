@@ -248,7 +248,7 @@ class Reproduction:
         import torch
 
         from sslvit_lite.probing import PROTOCOL, evaluation_split
-        from sslvit_lite.sweep import block_probes, evaluate_backbone
+        from sslvit_lite.probing import block_probes, evaluate_backbone
 
         def work():
             config = self._load(run_name("mocov3"))[1]["config"]
@@ -445,7 +445,7 @@ class Reproduction:
         from sslvit_lite.checkpoint import load_backbone
         from sslvit_lite.emergence import uniform_distance
         from sslvit_lite.probing import evaluation_split
-        from sslvit_lite.sweep import evaluate_backbone
+        from sslvit_lite.probing import evaluate_backbone
         from sslvit_lite.vit import patch_grid
 
         evaluation, analysis = self.evaluate(), self.analyze()

@@ -1,13 +1,8 @@
-"""Evaluation sweeps: probes over blocks (Fig 10) and the CL + MIM hybrid over λ (Fig 12).
+"""The CL + MIM hybrid over λ (Park et al., ICLR 2023, Fig 12), end to end.
 
-Park et al. (ICLR 2023) evaluate their models in two sweeps that this module runs end to end:
-
-- **over blocks** (Fig 10): a kNN classifier and a linear probe on the frozen
-  features of every block, pooled by the CLS token or by the mean of the patch tokens
-  (:func:`block_probes`);
 - **over λ** (Fig 12): the hybrid L = (1 − λ)·L_SimMIM + λ·L_MoCo is pre-trained for several
   λ (:func:`train_point`, the engine's ``pretrain("hybrid", hparams={"lam": λ})``); each backbone is
-  probed and optionally fine-tuned on its last block (:func:`evaluate_backbone`) and analysed per
+  probed and optionally fine-tuned on its last block (:func:`sslvit_lite.probing.evaluate_backbone`) and analysed per
   depth (NMI, Fourier Δ, attention distance, :func:`sslvit_lite.analyze.compute_metrics`).
   :func:`hybrid_sweep` returns a JSON-able table (schema :data:`SCHEMA`)::
 
@@ -22,9 +17,8 @@ Park et al. (ICLR 2023) evaluate their models in two sweeps that this module run
 
   :func:`claims_results` turns it into the input of :mod:`sslvit_lite.claims` (claims 15, 16).
 
-The probes' labelled images come from :func:`sslvit_lite.probing.evaluation_split`. The paper's recipe for the Fig 12
-probes is not published; the last block's CLS token after the final norm (MoCo v3's and MAE's
-linear evaluation) is the default here.
+The probes follow the book's protocol (:data:`sslvit_lite.probing.PROTOCOL`, mean-pooled patch tokens
+of the last block); the paper's recipe for the Fig 12 probes is not published.
 
 Command line (a GPU run commits its table under ``results/``)::
 
@@ -42,101 +36,13 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from torch import nn
 
-from sslvit_lite.data import ImageDataset
-from sslvit_lite.probing import (POOLS, evaluation_split, extract_features, finetune, knn_accuracy,
-                                  linear_probe_accuracy)
+from sslvit_lite.probing import POOLS, check_pool, evaluate_backbone, evaluation_split
 
 SCHEMA = "sslvit_lite.sweep/1"
 DEFAULT_LAMBDAS = (0.0, 0.2, 0.4, 0.6, 1.0)
 ANALYSIS_KEYS = ("nmi", "fourier_delta", "attention_distance")
 LOG_KEYS = ("step", "epoch", "loss", "loss_simmim", "loss_mocov3", "positive_cosine")
-
-
-# --------------------------------------------------------------------------- probes
-
-
-def _check_pool(pool: str) -> None:
-    if pool not in POOLS:
-        raise ValueError(f"unknown pool {pool!r}; valid: {', '.join(POOLS)}")
-
-
-def _percent(x: float) -> float:
-    return round(100.0 * x, 2)
-
-
-def _probe_scores(train_features: torch.Tensor, test_features: torch.Tensor, train: ImageDataset,
-                  test: ImageDataset, knn_k: int, probe_epochs: int, seed: int, device: torch.device) -> tuple[float, float]:
-    """(kNN, linear probe) top-1 % on one pair of (N, C) feature sets, computed on ``device``."""
-    knn = knn_accuracy(train_features, train.labels, test_features, test.labels, k=min(knn_k, len(train)),
-                       device=device)
-    probe = linear_probe_accuracy(train_features, train.labels, test_features, test.labels,
-                                  epochs=probe_epochs, seed=seed, device=device)
-    return _percent(knn), _percent(probe)
-
-
-def block_probes(
-    vit: nn.Module,
-    train: ImageDataset,
-    test: ImageDataset,
-    mean: Sequence[float],
-    std: Sequence[float],
-    pools: Sequence[str] = POOLS,
-    knn_k: int = 20,
-    probe_epochs: int = 100,
-    seed: int = 0,
-) -> dict[str, dict[str, list[float]]]:
-    """kNN and linear-probe top-1 % on every block's output (no final norm) of a timm ViT (Fig 10).
-
-    Returns ``{pool: {"knn": [% per block 1..L], "linear_probe": [% per block 1..L]}}``.
-    """
-    for pool in pools:
-        _check_pool(pool)
-    depth, device = len(vit.blocks), next(vit.parameters()).device
-    out = {}
-    for pool in pools:
-        feats_train = extract_features(vit, train.images, mean, std, pool=pool)  # {l: (N, C)}
-        feats_test = extract_features(vit, test.images, mean, std, pool=pool)
-        scores = [_probe_scores(feats_train[l], feats_test[l], train, test, knn_k, probe_epochs, seed, device)
-                  for l in range(1, depth + 1)]
-        out[pool] = {"knn": [s[0] for s in scores], "linear_probe": [s[1] for s in scores]}
-    return out
-
-
-def evaluate_backbone(
-    vit: nn.Module,
-    train: ImageDataset,
-    test: ImageDataset,
-    mean: Sequence[float],
-    std: Sequence[float],
-    pool: str = "mean",
-    knn_k: int = 20,
-    probe_epochs: int = 100,
-    finetune_epochs: int = 0,
-    seed: int = 0,
-) -> dict[str, float | None]:
-    """Top-1 % of a kNN and a linear probe on the last block, and of fine-tuning.
-
-    ``pool="mean"`` is the book's protocol (:data:`sslvit_lite.probing.PROTOCOL`): the mean of the patch
-    tokens of block L's output; ``pool="cls"`` the [CLS] token after the final norm (MoCo v3's and MAE's
-    own probes). ``finetune_epochs`` = 0 skips fine-tuning (``"fine_tune": None``); otherwise a copy of
-    ``vit`` is fine-tuned with :func:`sslvit_lite.probing.finetune` (``vit`` itself is left unchanged).
-    """
-    _check_pool(pool)
-    if finetune_epochs < 0:
-        raise ValueError(f"finetune_epochs must be ≥ 0 (0 skips fine-tuning), got {finetune_epochs}")
-    last = len(vit.blocks)
-    key = last if pool == "mean" else "final"
-    feats_train = extract_features(vit, train.images, mean, std, blocks=[last], pool=pool)[key]  # (N, C)
-    feats_test = extract_features(vit, test.images, mean, std, blocks=[last], pool=pool)[key]  # (M, C)
-    device = next(vit.parameters()).device
-    knn, probe = _probe_scores(feats_train, feats_test, train, test, knn_k, probe_epochs, seed, device)
-    tuned = None
-    if finetune_epochs:
-        tuned = _percent(finetune(vit, train.images, train.labels, test.images, test.labels, mean, std,
-                                  epochs=finetune_epochs, seed=seed))
-    return {"knn": knn, "linear_probe": probe, "fine_tune": tuned}
 
 
 # --------------------------------------------------------------------------- the λ sweep
@@ -209,7 +115,7 @@ def hybrid_sweep(
     from sslvit_lite.data import dataset_stats
 
     lambdas = check_lambdas(lambdas)
-    _check_pool(pool)
+    check_pool(pool)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     mean, std = dataset_stats(dataset)
     points, data = [], None

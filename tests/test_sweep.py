@@ -1,4 +1,4 @@
-"""Evaluation sweeps: probes over blocks and the hybrid's λ sweep (sslvit_lite.sweep)."""
+"""The hybrid's λ sweep (sslvit_lite.sweep) and the probes of a backbone it uses (sslvit_lite.probing)."""
 
 import json
 
@@ -8,12 +8,11 @@ import torch
 from sslvit_lite.checkpoint import load_checkpoint
 from sslvit_lite.claims import CLAIMS, evaluate
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, ImageDataset
+from sslvit_lite.probing import block_probes, evaluate_backbone
 from sslvit_lite.sweep import (
     SCHEMA,
-    block_probes,
     check_lambdas,
     claims_results,
-    evaluate_backbone,
     hybrid_sweep,
     load_sweep,
     main,
