@@ -22,7 +22,7 @@ import argparse
 import json
 import sys
 
-from sslvit_lite.presets import OBJECTIVE_NAMES, PRECISIONS, PRESETS
+from sslvit_lite.presets import OBJECTIVE_NAMES, PRECISIONS, PRESETS, auto_preset
 
 
 def _hparam(text: str) -> tuple[str, object]:
@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--objective", required=True, choices=OBJECTIVE_NAMES)
     train.add_argument("--dataset", default="cifar10", choices=list(DATASETS))
     train.add_argument("--preset", default="auto", choices=["auto", *PRESETS],
-                       help="auto: a GPU preset when CUDA is available, else smoke")
+                       help="auto: a GPU preset when CUDA is available, else cpu (the laptop preset, 5-20 min "
+                            "per objective; smoke runs in seconds and learns nothing)")
     train.add_argument("--out", metavar="DIR", help="run folder (default runs/<objective>-<dataset>-<preset>)")
     train.add_argument("--data-source", default="auto", choices=list(SOURCES))
     train.add_argument("--data-root", metavar="DIR", help="folder holding <dataset>/ (else $SSLVIT_DATA)")
@@ -63,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--epochs", type=_positive_int)
     length.add_argument("--steps", type=_positive_int, help="run length in optimizer steps (overrides epochs)")
     train.add_argument("--batch-size", type=_positive_int, help="global batch size")
-    train.add_argument("--lr", type=float, help="peak learning rate (default blr × batch / 256)")
+    train.add_argument("--lr", type=float,
+                       help="peak learning rate (default: the preset's, 1e-3 × sqrt(batch / 128) for every preset)")
     train.add_argument("--subset", type=_positive_int, help="train on this many images")
     train.add_argument("--seed", type=int)
     train.add_argument("--precision", choices=PRECISIONS)
@@ -87,7 +89,11 @@ def _train(args: argparse.Namespace) -> int:
                  if getattr(args, key) is not None}
     if args.hparam:
         overrides["hparams"] = dict(args.hparam)
-    path = pretrain(args.objective, dataset=args.dataset, preset=args.preset, out_dir=args.out,
+    preset = args.preset
+    if preset == "auto" and auto_preset() == "smoke":  # no CUDA: train something that learns, not the smoke test
+        preset = "cpu"
+        print("no CUDA device: training the `cpu` preset (the laptop runs of the book)", file=sys.stderr)
+    path = pretrain(args.objective, dataset=args.dataset, preset=preset, out_dir=args.out,
                     data_source=args.data_source, progress=not args.no_progress, **overrides)
     print(path)
     return 0

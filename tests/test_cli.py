@@ -60,3 +60,13 @@ def test_analyze_passes_the_rest_of_the_command_line_through(monkeypatch):
     monkeypatch.setitem(sys.modules, "sslvit_lite.analyze", fake)
     assert main(["analyze", "runs/mae", "--what", "attention", "--help"]) == 0
     assert seen == [["runs/mae", "--what", "attention", "--help"]]
+
+
+def test_train_auto_on_a_cpu_trains_the_laptop_preset(monkeypatch, capsys):
+    import sslvit_lite.train as train
+
+    seen = {}
+    monkeypatch.setattr(train, "pretrain", lambda objective, **kw: seen.update(kw) or "run/final.pt")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert main(["train", "--objective", "simmim"]) == 0
+    assert seen["preset"] == "cpu" and "cpu` preset" in capsys.readouterr().err
