@@ -81,7 +81,11 @@ assert (rows, cols) == (8, 8) and num_tokens == 65
 # `capture` context switches every block to its explicit softmax path and hooks it, and records the
 # token states in the layout of the paper's code (`zs`): the embedding, then for each block the state
 # after attention and the block's output. On exit the hooks go and the fused path comes back, so
-# training is unaffected.
+# training is unaffected. Every later chapter records attention with it:
+#
+# ```{literalinclude} ../sslvit_lite/vit.py
+# :pyobject: capture
+# ```
 
 # %%
 x = normalize(images, CIFAR10_MEAN, CIFAR10_STD)  # (B, 3, 32, 32) float

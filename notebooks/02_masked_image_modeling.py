@@ -167,6 +167,13 @@ assert masked_view(batch.images, masks).shape == (num_images, 32, 32, 3)
 # ```{literalinclude} ../sslvit_lite/objectives/simmim.py
 # :pyobject: SimMIMBranch.encode
 # ```
+#
+# Both MIM objectives encode through one function over timm's public modules: SimMIM passes the
+# mask and its `mask_token`, MAE (below) the indices of the visible tokens.
+#
+# ```{literalinclude} ../sslvit_lite/objectives/masked_encoder.py
+# :pyobject: masked_encode
+# ```
 
 # %%
 cfg = configs["simmim"]
@@ -301,6 +308,9 @@ assert torch.allclose(targets.std(-1), torch.ones(num_images, 64), atol=1e-3)
 #
 # ```{literalinclude} ../sslvit_lite/objectives/mae.py
 # :pyobject: MAE.encode
+# ```
+# ```{literalinclude} ../sslvit_lite/objectives/mae.py
+# :pyobject: MAE.decoder_tokens
 # ```
 # ```{literalinclude} ../sslvit_lite/objectives/mae.py
 # :pyobject: MAE.forward

@@ -313,8 +313,18 @@ assert all(bool(((v >= -1e-6) & (v <= 1 + 1e-6)).all()) for v in nmi.values())
 # NMI summarises Fig. 2's observation in one number per head. A more literal reading: take two
 # queries' attention rows and measure how different they are with the Jensen–Shannon divergence
 # (JSD, in bits: 0 for identical rows, 1 for rows on disjoint patches), averaged over all pairs of
-# queries; and the same between the heads' mean maps. This is **not** from the paper's code but the
-# our own operationalisation of claim 5: collapsed attention gives low JSD on both.
+# queries; and the same between heads, query by query (for each query, how differently the heads
+# look from it). This is **not** from the paper's code but our own operationalisation of claim 5:
+# collapsed attention gives low JSD on both. Comparing the heads' *query-averaged* maps instead would
+# call local heads alike by construction (each query looks around itself, so the averaged map is
+# nearly uniform for every local head); `head_map_jsd` keeps that version as a labelled extra.
+#
+# ```{literalinclude} ../sslvit_lite/analysis/attention.py
+# :pyobject: query_jsd
+# ```
+# ```{literalinclude} ../sslvit_lite/analysis/attention.py
+# :pyobject: head_jsd
+# ```
 
 # %%
 q_jsd = {name: torch.stack([query_jsd(a).mean(0) for a in blocks]) for name, blocks in patch_attn.items()}  # (L, H)

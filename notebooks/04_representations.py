@@ -238,6 +238,13 @@ assert set(pos_embeds.values()) <= {"learn", "sincos"}
 # tokens mix. The **image-ID silhouette** turns the picture into a number (our measure, not the
 # paper's): for each token, how much closer it is (cosine) to the tokens of its own image than to those
 # of the nearest other image; 1 is perfect clustering by image, 0 none.
+#
+# ```{literalinclude} ../sslvit_lite/analysis/representation.py
+# :pyobject: token_tsne
+# ```
+# ```{literalinclude} ../sslvit_lite/analysis/representation.py
+# :pyobject: image_silhouette
+# ```
 
 # %%
 order = torch.randperm(len(test_set), generator=torch.Generator().manual_seed(seed))
@@ -295,7 +302,15 @@ assert all(-1 <= v <= 1 for s in silhouette.values() for v in s)
 # The **unison ratio** U = ‖mean of the moves‖ / mean of ‖move‖ is 1 when all tokens move by the same
 # vector and about 1/√P for independent moves. Park et al. describe CL as moving the tokens "in
 # unison" and MIM as moving them individually; the 3-D view and U follow our own
-# procedure (the paper's is not public).
+# procedure (the paper's is not public). The effective rank exp(H(σ/Σσ)) of the tokens' singular
+# values says how many directions they span.
+#
+# ```{literalinclude} ../sslvit_lite/analysis/representation.py
+# :pyobject: unison_ratio
+# ```
+# ```{literalinclude} ../sslvit_lite/analysis/representation.py
+# :pyobject: effective_rank
+# ```
 #
 # One caution when reading U: attention that is the same for every query (uniform, as in an untrained
 # ViT, or collapsed, as in CL's later blocks) hands every token the *same* update, so U = 1 follows

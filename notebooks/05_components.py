@@ -306,6 +306,10 @@ assert torch.isfinite(torch.tensor(gap))
 # features are less linearly separable, yet a better *starting point* for further training. We
 # fine-tune a copy of each backbone with a new linear head (AdamW, layer-wise learning-rate decay,
 # random crops and flips), briefly at this size, and compare with the last block's linear probe.
+#
+# ```{literalinclude} ../sslvit_lite/probing.py
+# :pyobject: finetune
+# ```
 
 # %%
 if "finetune" not in measured and finetune_epochs > 0 and models:

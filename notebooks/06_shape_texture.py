@@ -208,6 +208,10 @@ assert all(agree.values()), "classify() must be the probe's classifier"
 # moves accuracy by less than the sampling error, so we default to `noise_eps = 0.1` (about 6/255 of
 # the pixel range before normalisation). Every band uses the same sign pattern, so the curves differ
 # only in frequency.
+#
+# ```{literalinclude} ../sslvit_lite/analysis/robustness.py
+# :pyobject: band_limited_noise
+# ```
 
 # %%
 freqs = [f * math.pi for f in noise_freqs]  # rad/px
@@ -265,6 +269,10 @@ assert all(-1 <= d <= 1 for r in noise.values() for d in r["delta"])
 # (shape of class *a*, texture of class *b* ≠ *a*) and count whether it answers with the shape or the
 # texture. Shape bias = shape decisions / (shape + texture decisions); answers matching neither cue
 # are ignored, as in Geirhos et al.
+#
+# ```{literalinclude} ../sslvit_lite/analysis/robustness.py
+# :pyobject: shape_bias
+# ```
 
 # %%
 cue_fit = cue_consistent_set(cue_train_per_class, size=img_size, seed=seed)
