@@ -95,11 +95,13 @@ from sslvit_lite.analysis.reference import reference
 from sslvit_lite.analysis.representation import image_silhouette, token_tsne
 from sslvit_lite.analyze import compute_metrics
 from sslvit_lite.claims import CLAIMS, scoreboard
-from sslvit_lite.data import IMAGENET_MEAN, IMAGENET_STD, DatasetUnavailableError, load_dataset, normalize
-from sslvit_lite.presets import get_preset
 from sslvit_lite.checkpoint import CheckpointError
+from sslvit_lite.data import IMAGENET_MEAN, IMAGENET_STD, DatasetUnavailableError, load_dataset, normalize
+from sslvit_lite.display import html_table
 from sslvit_lite.download import DownloadError
-from sslvit_lite.pretrained import CHECKPOINTS, build_model, load_pretrained
+from sslvit_lite.presets import get_preset
+from sslvit_lite.pretrained import build_model, load_pretrained
+from sslvit_lite.registry import CHECKPOINTS
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import capture, patch_grid
 
@@ -241,31 +243,29 @@ def stand_in(name: str) -> torch.nn.Module:
 
 
 if compute:
-    nets, weights = {}, {}
+    nets, weights, why = {}, {}, {}
     for name in MODELS:
         if models == "stand-in" or (models == "auto" and smoke):
             nets[name], weights[name] = stand_in(name), "stand-in"
+            why[name] = "models = 'stand-in'" if models == "stand-in" else "preset 'smoke' downloads nothing"
             continue
         try:
             nets[name], weights[name] = load_pretrained(MODELS[name]).eval(), "official"
         except (DownloadError, CheckpointError) as err:  # offline, or a file this timm cannot load
             if models == "official":
                 raise
-            what = "downloaded" if isinstance(err, DownloadError) else "loaded"
-            print(f"!!! {LABELS[name]}: the official checkpoint could not be {what}, so a RANDOM STAND-IN "
-                  f"replaces it.\n    ({str(err).splitlines()[0]})")
             nets[name], weights[name] = stand_in(name), "stand-in"
-    if models == "auto" and smoke:
-        print("preset 'smoke': models='auto' does not download ~1.9 GB of checkpoints at smoke size.")
-    for name, net in nets.items():
-        print(f"{LABELS[name]:14s} {weights[name]:9s} {type(net).__name__:17s} {len(net.blocks)} blocks, "
-              f"width {net.embed_dim}, {net.blocks[0].attn.num_heads} heads | "
-              f"official: {CHECKPOINTS[MODELS[name]].arch}")
+            why[name] = ("the official file could not be downloaded (offline?)" if isinstance(err, DownloadError)
+                         else "the official file could not be loaded")
+    display(html_table(["model", "weights", "blocks", "width", "heads", "the paper's model"],
+                       [[LABELS[n], weights[n], str(len(net.blocks)), str(net.embed_dim),
+                         str(net.blocks[0].attn.num_heads), CHECKPOINTS[MODELS[n]].arch] for n, net in nets.items()],
+                       "The models of this page."))
     if "stand-in" in weights.values():
-        print("\n" + "!" * 100 + "\n!!! RANDOM STAND-INS, NOT THE PAPER'S WEIGHTS: "
-              + ", ".join(LABELS[n] for n, w in weights.items() if w == "stand-in")
-              + ".\n!!! Their numbers below only show that the code runs; they say nothing about CL or MIM.\n"
-              + "!" * 100)
+        display(HTML('<div style="border: 3px solid #d9534f; padding: 0.6em 1em; margin: 0.5em 0; '
+                     'background: #fdf0ef"><b>Random stand-ins, not the paper's weights</b>: '
+                     + "; ".join(f"{LABELS[n]} ({why[n]})" for n in nets if weights[n] == "stand-in")
+                     + ". Their numbers below only show that the code runs; they say nothing about CL or MIM.</div>"))
     assert all(patch_grid(net) == (IMG // PATCH, IMG // PATCH) and net.num_prefix_tokens == 1 for net in nets.values())
 
 # %% [markdown]
@@ -332,13 +332,11 @@ if compute:
             "attention_map": {"block": block, "head_maps": maps.numpy().round(6).tolist()},
             "tsne": {"depth": depth, "points": points.round(3).tolist()},
         }
-        print(f"{LABELS[name]:14s} done: {main['info']['num_images']} images, {len(metrics['nmi'])} blocks")
     # the control every claim is scored against: a random-init encoder of the CL model's family and size
     control_net = stand_in("mocov3") if weights["mocov3"] == "stand-in" else build_model(MODELS["mocov3"]).eval()
     control = dict(compute_metrics(control_net, images["attention"], IMAGENET_MEAN, IMAGENET_STD, batch_size=batch_size,
                                    device=device, seed=seed, representation_images=2, tsne=False)["metrics"])
     control["silhouette"] = [round(image_silhouette(z), 6) for z in patch_tokens(control_net, images["tsne"])]
-    print(f"random-init control done: {len(control['nmi'])} blocks")
     assert all(len(r["metrics"]["nmi"]) == r["blocks"] and len(r["metrics"]["fourier_delta"]) == r["blocks"] + 1
                for r in records.values())
 
