@@ -263,7 +263,7 @@ if compute:
                        "The models of this page."))
     if "stand-in" in weights.values():
         display(HTML('<div style="border: 3px solid #d9534f; padding: 0.6em 1em; margin: 0.5em 0; '
-                     'background: #fdf0ef"><b>Random stand-ins, not the paper's weights</b>: '
+                     'background: #fdf0ef"><b>Random stand-ins, not the paper\'s weights</b>: '
                      + "; ".join(f"{LABELS[n]} ({why[n]})" for n in nets if weights[n] == "stand-in")
                      + ". Their numbers below only show that the code runs; they say nothing about CL or MIM.</div>"))
     assert all(patch_grid(net) == (IMG // PATCH, IMG // PATCH) and net.num_prefix_tokens == 1 for net in nets.values())
