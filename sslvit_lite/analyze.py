@@ -27,6 +27,11 @@ from sslvit_lite.analysis.attention import (attention_entropy, attention_nmi, he
                                           mean_attention_distance, query_jsd, query_map)
 from sslvit_lite.analysis.fourier import diagonal_profile, mean_log_amplitude
 from sslvit_lite.analysis.representation import effective_rank, image_silhouette, token_tsne, unison_ratio
+from sslvit_lite.checkpoint import CheckpointError, find_checkpoint
+from sslvit_lite.data import DatasetUnavailableError, dataset_stats, load_dataset
+from sslvit_lite.pretrained import load_state_dict_strict
+from sslvit_lite.provenance import provenance, provenance_caption
+from sslvit_lite.vit import build_vit, capture, model_input, patch_grid
 
 SCHEMA = "sslvit_lite.analyze/1"
 DEFAULTS = {"arch": "vit_tiny", "img_size": 32, "patch_size": 4}
@@ -82,9 +87,6 @@ def load_vit_from_checkpoint(
     config raises ValueError; a missing, unreadable or non-fitting file raises
     :class:`sslvit_lite.checkpoint.CheckpointError`.
     """
-    from sslvit_lite.checkpoint import CheckpointError, find_checkpoint
-    from sslvit_lite.pretrained import load_state_dict_strict
-    from sslvit_lite.vit import build_vit
 
     file = find_checkpoint(path)
     if not file.is_file():
@@ -190,7 +192,6 @@ def compute_metrics(
     Returns ``{"metrics": {...}, "examples": {...}, "info": {...}}``; ``metrics`` holds the
     keys of :data:`CONVENTIONS`, ``examples`` the data behind the example figures.
     """
-    from sslvit_lite.vit import capture, model_input, patch_grid
 
     if images_uint8.dtype != torch.uint8 or images_uint8.dim() != 4 or images_uint8.shape[1] != 3:
         raise ValueError(f"images_uint8 must be uint8 (N, 3, H, W), got {images_uint8.dtype} {tuple(images_uint8.shape)}")
@@ -371,12 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; writes ``<out>/metrics.json`` and, unless ``--no-figures``, PNG figures."""
-    from sslvit_lite.data import load_dataset
-    from sslvit_lite.provenance import provenance, provenance_caption
-    from sslvit_lite.data import dataset_stats
 
-    from sslvit_lite.checkpoint import CheckpointError
-    from sslvit_lite.data import DatasetUnavailableError
 
     parser = build_parser()
     args = parser.parse_args(argv)

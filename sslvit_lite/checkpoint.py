@@ -26,6 +26,9 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from sslvit_lite.objectives import build_objective
+from sslvit_lite.vit import build_vit
+
 BACKBONE_PREFIX = "backbone."
 LAST, FINAL = "last.pt", "final.pt"
 
@@ -107,7 +110,6 @@ def build_backbone(config: Mapping) -> nn.Module:
     """The randomly initialised encoder a run's ``config`` (a :class:`~sslvit_lite.presets.TrainConfig` dict,
     as stored in every checkpoint) describes: its architecture, size and initialisation. Seed torch first
     for a given draw; the random-init controls of the book are built with it."""
-    from sslvit_lite.vit import build_vit
 
     return build_vit(config["arch"], img_size=config["img_size"], patch_size=config["patch_size"],
                      **dict(config.get("vit_kwargs") or {}))
@@ -145,7 +147,6 @@ def load_objective(checkpoint: str | os.PathLike | dict, map_location: str | tor
     Strict: every weight of the objective must be in the file, so a slim snapshot (backbone only) raises
     :class:`CheckpointError` naming what is missing.
     """
-    from sslvit_lite.objectives import build_objective
 
     if not isinstance(checkpoint, dict):
         checkpoint = load_checkpoint(find_checkpoint(checkpoint), map_location)

@@ -27,14 +27,17 @@ from typing import Sequence
 
 import torch
 
+from sslvit_lite.analysis.attention import patch_distances
+from sslvit_lite.analyze import compute_metrics
+from sslvit_lite.checkpoint import load_backbone, load_checkpoint
+from sslvit_lite.vit import patch_grid
+
 CURVES = ("attention_distance", "nmi", "attention_entropy")
 _STEP = re.compile(r"step-(\d+)\.pt$")
 
 
 def snapshot_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     """``(step, path)`` of every snapshot of a run, by step, then its ``final.pt`` (at its last step)."""
-    from sslvit_lite.checkpoint import load_checkpoint
-
     run_dir = Path(run_dir)
     found = sorted((int(_STEP.search(p.name).group(1)), p)
                    for p in (run_dir / "snapshots").glob("step-*.pt") if _STEP.search(p.name))
@@ -50,8 +53,6 @@ def snapshot_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
 
 def uniform_distance(grid: tuple[int, int], patch_px: float) -> float:
     """Mean attention distance (px) of uniform attention over the patch grid: the untrained value."""
-    from sslvit_lite.analysis.attention import patch_distances
-
     return float(patch_distances(grid, patch_px, dtype=torch.float64).mean())
 
 
@@ -61,9 +62,6 @@ def emergence(run_dir: str | os.PathLike, images_uint8: torch.Tensor, mean: Sequ
 
     images_uint8: (N, 3, H, W) uint8 analysis images, the same for every snapshot.
     """
-    from sslvit_lite.analyze import compute_metrics
-    from sslvit_lite.checkpoint import load_backbone
-    from sslvit_lite.vit import patch_grid
 
     table: dict = {"steps": [], **{key: [] for key in CURVES}}
     for step, path in snapshot_paths(run_dir):

@@ -34,7 +34,24 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from sslvit_lite.provenance import strip_paths
+import torch
+
+from sslvit_lite.analysis.fourier import fourier_by_depth
+from sslvit_lite.analyze import compute_metrics
+from sslvit_lite.checkpoint import CheckpointError, build_backbone, load_backbone, load_objective
+from sslvit_lite.claims import margins, scoreboard, scoreboard_markdown, spreads
+from sslvit_lite.data import DatasetUnavailableError, dataset_stats, load_dataset
+from sslvit_lite.emergence import emergence, plot_emergence, uniform_distance
+from sslvit_lite.objectives import hybrid, mocov3, simmim
+from sslvit_lite.presets import PRESETS, get_preset, resolve
+from sslvit_lite.probing import PROTOCOL, block_probes, evaluate_backbone, evaluation_split
+from sslvit_lite.provenance import provenance, provenance_caption, strip_paths
+from sslvit_lite.sweep import (ANALYSIS_KEYS, SCHEMA, check_lambdas, claims_results, log_records, save_sweep,
+                               saved_sweep_path)
+from sslvit_lite.train import pretrain
+from sslvit_lite.vit import model_input, patch_grid
+from sslvit_lite.zoo import export_run, saved_checkpoint_path
+
 
 STAGES = ("train", "export", "evaluate", "analyze", "emergence", "sweep", "claims", "figures")
 MODELS = ("simmim", "mae", "mocov3")  # the pure objectives (fastest first); the hybrid is handled by the sweep
@@ -51,8 +68,6 @@ def endpoints_shared(preset: str, dataset: str = "cifar10") -> bool:
     """True when ``preset`` configures the hybrid at λ = 0 exactly like SimMIM and at λ = 1 exactly like
     MoCo v3 (every engine setting and hyperparameter but the objective's name), so the sweep's endpoints
     are those runs and need no training of their own."""
-    from sslvit_lite.objectives import hybrid, mocov3, simmim
-    from sslvit_lite.presets import resolve
 
     def engine(config) -> dict:
         d = config.to_dict()
@@ -77,8 +92,6 @@ class Reproduction:
                  seeds: int = 1, lambdas: Sequence[float] = (0.2,), eval_train: int = 10_000,
                  eval_test: int = 2_000, analysis_images: int = 512, progress: bool = True,
                  command: str | None = None):
-        from sslvit_lite.presets import get_preset
-        from sslvit_lite.sweep import check_lambdas
 
         if seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {seeds}")
@@ -109,8 +122,6 @@ class Reproduction:
         return {"seconds": {}}
 
     def _add_seconds(self, key: str, seconds: float) -> None:
-        from sslvit_lite.provenance import provenance
-
         if self._started is None:  # commit and device as the run began, before it wrote anything
             self._started = json.loads(json.dumps(provenance(None, preset=self.preset, dataset=self.dataset), default=str))
         record = self._provenance()
@@ -139,8 +150,6 @@ class Reproduction:
         return plan
 
     def train(self) -> dict[str, Path]:
-        from sslvit_lite.train import pretrain
-
         finals = {}
         for run in self.planned_runs():
             overrides = {"seed": run["seed"]}
@@ -157,7 +166,6 @@ class Reproduction:
     def checkpoint_path(self, name: str) -> Path:
         """Where the slim checkpoint of run ``name`` is committed. Seed 0 of each objective uses the name the
         chapters load (:func:`sslvit_lite.zoo.saved_checkpoint_path`), e.g. ``checkpoints/mocov3-cifar10.pt``."""
-        from sslvit_lite.zoo import saved_checkpoint_path
 
         objective, rest = name.split("-", 1)
         if rest == "seed0":
@@ -165,8 +173,6 @@ class Reproduction:
         return self.out / "checkpoints" / f"{objective}-{self.dataset}-{rest}.pt"
 
     def export(self) -> dict[str, Path]:
-        from sslvit_lite.zoo import export_run
-
         exported = {}
         for run in self.planned_runs():
             dest = self.checkpoint_path(run["name"])
@@ -178,13 +184,9 @@ class Reproduction:
     # -- helpers shared by the measuring stages ------------------------------------------------
 
     def _stats(self):
-        from sslvit_lite.data import dataset_stats
-
         return dataset_stats(self.dataset)
 
     def _load(self, name: str):
-        from sslvit_lite.checkpoint import load_backbone
-
         vit, info = load_backbone(self.checkpoint_path(name))
         return vit.float().eval(), info
 
@@ -202,9 +204,7 @@ class Reproduction:
     def encoders(self):
         """Every encoder the measuring stages measure, as (name, fp32 eval model, description): each run,
         then each random-init control."""
-        import torch
 
-        from sslvit_lite.checkpoint import build_backbone
 
         for run in self.planned_runs():
             vit, info = self._load(run["name"])
@@ -216,8 +216,6 @@ class Reproduction:
             yield name, vit, {"kind": "random init", "seed": control["seed"], "init": control["init"]}
 
     def _analysis_images(self):
-        from sslvit_lite.data import load_dataset
-
         test = load_dataset(self.dataset, "test", source=self.data_source)
         return test.subset(min(self.analysis_images, len(test)), seed=0)
 
@@ -245,10 +243,7 @@ class Reproduction:
         encoder of :meth:`encoders`."""
         if self._done("evaluation.json"):
             return self._read("evaluation.json")
-        import torch
 
-        from sslvit_lite.probing import PROTOCOL, evaluation_split
-        from sslvit_lite.probing import block_probes, evaluate_backbone
 
         def work():
             config = self._load(run_name("mocov3"))[1]["config"]
@@ -278,7 +273,6 @@ class Reproduction:
         (each model's ``"init"`` recorded), on the same test images; MAE's decoder in Fourier space too."""
         if self._done("analysis.json"):
             return self._read("analysis.json")
-        from sslvit_lite.analyze import compute_metrics
 
         def work():
             images = self._analysis_images()
@@ -300,11 +294,7 @@ class Reproduction:
     def mae_decoder_fourier(self, name: str, images_uint8) -> list[float]:
         """Δ log amplitude at the highest frequency after each of MAE's decoder blocks (Fig 11), with every
         token visible (mask ratio 0, as the encoder analysis sees whole images)."""
-        import torch
 
-        from sslvit_lite.analysis.fourier import fourier_by_depth
-        from sslvit_lite.checkpoint import load_objective
-        from sslvit_lite.vit import model_input, patch_grid
 
         mae = load_objective(self.checkpoint_path(name))
         backbone = mae.backbone
@@ -321,7 +311,6 @@ class Reproduction:
         """Attention distance, NMI and entropy per block at every snapshot of seed 0 of each model."""
         if self._done("emergence.json"):
             return self._read("emergence.json")
-        from sslvit_lite.emergence import emergence
 
         def work():
             images = self._analysis_images()
@@ -337,8 +326,6 @@ class Reproduction:
 
     def sweep(self) -> dict:
         """The hybrid's λ sweep as a :mod:`sslvit_lite.sweep` table, built from the runs already measured."""
-        from sslvit_lite.sweep import ANALYSIS_KEYS, SCHEMA, _training_log, save_sweep, saved_sweep_path
-
         path = saved_sweep_path(self.dataset, self.out)
         if path.is_file():
             return json.loads(path.read_text())
@@ -358,7 +345,7 @@ class Reproduction:
             points.append({
                 "lambda": lam, **probes(name),
                 "metrics": {k: analysis["models"][name][k] for k in ANALYSIS_KEYS},
-                "log": _training_log(self.runs / name / "final.pt"),
+                "log": log_records(self.runs / name / "final.pt"),
                 "train_seconds": seconds.get(f"train {name}"), "eval_seconds": None,
                 "config": info["config"], "provenance": info["provenance"], "origin": f"run {name}",
             })
@@ -379,7 +366,6 @@ class Reproduction:
         """The :mod:`sslvit_lite.claims` input: every encoder's analyses with its per-block probes (the
         protocol), every seed of each model in its role, the random-init controls and the hybrid sweep.
         ``swap`` puts other encoders (random-init controls) in a role: the control scoreboards."""
-        from sslvit_lite.sweep import claims_results
 
         evaluation, analysis, sweep = self.evaluate(), self.analyze(), self.sweep()
         encoders = evaluation["encoders"]
@@ -416,7 +402,6 @@ class Reproduction:
         """The scoreboard of the trained models over every pairing of seeds, and the control scoreboards of
         :meth:`controls` (scored on one model per role, so a weak rule would let them hold something):
         a check that holds for a control is a defect."""
-        from sslvit_lite.claims import margins, scoreboard, scoreboard_markdown, spreads
 
         results = self.claims_input()
         rows = self._timed("claims", lambda: scoreboard(results))
@@ -441,12 +426,6 @@ class Reproduction:
         Writes ``init_comparison.json``."""
         if self._done("init_comparison.json"):
             return self._read("init_comparison.json")
-        from sslvit_lite.analyze import compute_metrics
-        from sslvit_lite.checkpoint import load_backbone
-        from sslvit_lite.emergence import uniform_distance
-        from sslvit_lite.probing import evaluation_split
-        from sslvit_lite.probing import evaluate_backbone
-        from sslvit_lite.vit import patch_grid
 
         evaluation, analysis = self.evaluate(), self.analyze()
         baseline = Path(baseline)
@@ -498,8 +477,6 @@ class Reproduction:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from sslvit_lite.emergence import plot_emergence
-        from sslvit_lite.provenance import provenance_caption
 
         start = time.perf_counter()
         table = self.emergence()
@@ -517,7 +494,6 @@ class Reproduction:
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
-    from sslvit_lite.presets import PRESETS
 
     parser = argparse.ArgumentParser(prog="sslvit-lite reproduce", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="cpu", choices=list(PRESETS))
@@ -531,8 +507,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--init-baseline", metavar="DIR",
                         help="also compare with the same runs trained from timm's init (their slim checkpoints in DIR)")
     args = parser.parse_args(argv)
-    from sslvit_lite.checkpoint import CheckpointError
-    from sslvit_lite.data import DatasetUnavailableError
 
     try:
         repro = Reproduction(args.preset, args.out, args.dataset, args.data_source, seeds=args.seeds,

@@ -37,7 +37,14 @@ from typing import Sequence
 
 import torch
 
+from sslvit_lite.analyze import compute_metrics
+from sslvit_lite.checkpoint import build_backbone, load_backbone, training_log
+from sslvit_lite.data import dataset_stats
+from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import POOLS, check_pool, evaluate_backbone, evaluation_split
+from sslvit_lite.provenance import provenance
+from sslvit_lite.train import pretrain
+from sslvit_lite.zoo import RESULTS_DIR
 
 SCHEMA = "sslvit_lite.sweep/1"
 DEFAULT_LAMBDAS = (0.0, 0.2, 0.4, 0.6, 1.0)
@@ -69,8 +76,6 @@ def run_dir(runs_dir: str | os.PathLike, lam: float, dataset: str, preset: str) 
 def train_point(lam: float, preset: str = "smoke", dataset: str = "cifar10", data_source: str = "auto",
                 runs_dir: str | os.PathLike = "runs", progress: bool = False, **overrides) -> Path:
     """Pre-train the hybrid at ``lam`` with the engine; returns its ``final.pt`` (reused if finished)."""
-    from sslvit_lite.presets import get_preset
-    from sslvit_lite.train import pretrain
 
     (lam,) = check_lambdas([lam])
     hparams = {**dict(overrides.pop("hparams", None) or {}), "lam": lam}
@@ -79,9 +84,8 @@ def train_point(lam: float, preset: str = "smoke", dataset: str = "cifar10", dat
                     progress=progress, hparams=hparams, **overrides)
 
 
-def _training_log(final: Path) -> list[dict]:
-    from sslvit_lite.checkpoint import training_log
-
+def log_records(final: Path) -> list[dict]:
+    """The loss records of a run (its ``LOG_KEYS`` only), as a sweep point keeps them."""
     return [{k: r[k] for k in LOG_KEYS if k in r} for r in training_log(final)]
 
 
@@ -109,10 +113,6 @@ def hybrid_sweep(
     ``overrides`` go to the engine (any config field, e.g. ``epochs``). Evaluation runs on
     ``device`` (default: CUDA when available); the analyses use ``analysis_images`` test images.
     """
-    from sslvit_lite.analyze import compute_metrics
-    from sslvit_lite.checkpoint import load_backbone
-    from sslvit_lite.provenance import provenance
-    from sslvit_lite.data import dataset_stats
 
     lambdas = check_lambdas(lambdas)
     check_pool(pool)
@@ -131,16 +131,14 @@ def hybrid_sweep(
                                    num_images=min(analysis_images, len(data[1])), tsne=False)["metrics"]
         points.append({
             "lambda": lam, **scores, "metrics": {k: analysis[k] for k in ANALYSIS_KEYS},
-            "log": _training_log(final), "train_seconds": round(trained - start, 1),
+            "log": log_records(final), "train_seconds": round(trained - start, 1),
             "eval_seconds": round(time.perf_counter() - trained, 1),
             "config": info["config"], "provenance": info["provenance"], "origin": f"trained by hybrid_sweep ({final.parent})",
         })
     # the control every claim needs: a random-init encoder of the same architecture, measured alike
-    from sslvit_lite.vit import build_vit
-
     config = points[0]["config"]
     torch.manual_seed(config["seed"])
-    random_vit = build_vit(config["arch"], config["img_size"], config["patch_size"], **config["vit_kwargs"]).to(device)
+    random_vit = build_backbone(config).to(device)
     random_scores = evaluate_backbone(random_vit, *data, mean, std, pool, knn_k, probe_epochs, 0, seed)
     random_analysis = compute_metrics(random_vit, data[1].images, mean, std, device=device, seed=seed,
                                       num_images=min(analysis_images, len(data[1])), tsne=False)["metrics"]
@@ -161,8 +159,6 @@ def hybrid_sweep(
 
 def saved_sweep_path(dataset: str = "cifar10", results_dir: str | os.PathLike | None = None) -> Path:
     """Where a committed sweep lives: ``results/hybrid_sweep-<dataset>.json``."""
-    from sslvit_lite.zoo import RESULTS_DIR
-
     return Path(results_dir or RESULTS_DIR) / f"hybrid_sweep-{Path(dataset).name}.json"
 
 

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sslvit_lite.data import normalize
+
 ARCHS: dict[str, str] = {
     "vit_tiny": "vit_tiny_patch16_224",  # 192-d, 12 blocks, 3 heads
     "vit_small": "vit_small_patch16_224",  # 384-d, 12 blocks, 6 heads
@@ -256,7 +258,6 @@ def model_input(model: nn.Module, images_uint8: torch.Tensor, mean, std) -> torc
 
     Resized (bilinear, antialiased) when the images' size differs from ``model.patch_embed.img_size``.
     """
-    from sslvit_lite.data import normalize
 
     if images_uint8.dtype != torch.uint8 or images_uint8.dim() != 4 or images_uint8.shape[1] != 3:
         raise ValueError(f"images must be uint8 (B, 3, H, W), got {images_uint8.dtype} {tuple(images_uint8.shape)}")
