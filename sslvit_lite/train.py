@@ -35,12 +35,15 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
+from tqdm.auto import tqdm
 
 from sslvit_lite.augment import build_recipe
-from sslvit_lite.checkpoint import FINAL, LAST, load_checkpoint, save_atomic
-from sslvit_lite.data import dataset_stats
+from sslvit_lite.checkpoint import FINAL, LAST, build_backbone, load_checkpoint, save_atomic
+from sslvit_lite.data import dataset_stats, load_dataset
 from sslvit_lite.device_data import EpochSampler, to_device
+from sslvit_lite.objectives import build_objective
 from sslvit_lite.presets import TrainConfig, lr_at, resolve, steps_for
+from sslvit_lite.provenance import provenance
 
 # settings that may change between a run and its resumption
 RESUMABLE_CHANGES = ("compile", "log_every", "ckpt_every", "placement", "device", "data_root")
@@ -130,7 +133,7 @@ class Trainer:
     """Pre-train ``config.objective`` into ``out_dir`` (see the module docstring).
 
     ``objective`` (optional): a ready objective module (``recipe``, ``num_views``, ``backbone``,
-    ``after_step``) instead of ``build_objective(config.objective, build_vit(...), **config.hparams)``.
+    ``after_step``) instead of ``build_objective(config.objective, build_backbone(config), **config.hparams)``.
     ``images`` (optional): uint8 (N, 3, H, W) images (or an ``ImageDataset``) instead of
     ``load_dataset(config.dataset, "train", ...)``. Nothing is written before :meth:`fit`.
     """
@@ -206,8 +209,6 @@ class Trainer:
         """(uint8 images (N, 3, H, W), labels (N,) or None, provenance string), subset applied."""
         cfg = self.config
         if images is None:
-            from sslvit_lite.data import load_dataset
-
             images = load_dataset(cfg.dataset, "train", source=cfg.data_source, root=cfg.data_root,
                                   img_size=cfg.img_size)
         if isinstance(images, torch.Tensor):
@@ -220,12 +221,8 @@ class Trainer:
         return images.images, images.labels, images.source
 
     def _build_objective(self) -> nn.Module:
-        from sslvit_lite.objectives import build_objective
-        from sslvit_lite.vit import build_vit
-
         cfg = self.config
-        backbone = build_vit(cfg.arch, img_size=cfg.img_size, patch_size=cfg.patch_size, **cfg.vit_kwargs)
-        return build_objective(cfg.objective, backbone, **cfg.hparams)
+        return build_objective(cfg.objective, build_backbone(cfg.to_dict()), **cfg.hparams)
 
     def _check_existing_run(self) -> None:
         """Refuse to resume a run in ``out_dir`` that was started with different settings."""
@@ -241,8 +238,6 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------
 
     def _provenance(self) -> dict:
-        from sslvit_lite.provenance import provenance
-
         cfg = self.config
         record = provenance(self.device, preset=cfg.preset, objective=cfg.objective, data=self.data_source,
                             epochs=round(self.total_steps / self.steps_per_epoch, 2), steps=self.total_steps,
@@ -422,8 +417,6 @@ class Trainer:
 
     def _loop(self, start: int, end: int) -> None:
         cfg = self.config
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=self.total_steps, initial=start, disable=not self.progress, dynamic_ncols=True,
                    desc=f"{cfg.objective} {cfg.preset}")
         self.objective.train()
