@@ -68,6 +68,7 @@ from torch import nn
 from sslvit_lite.augment import RECIPE_VIEWS, build_recipe
 from sslvit_lite.checkpoint import build_backbone, load_checkpoint, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
+from sslvit_lite.diagrams import mocov3_diagram
 from sslvit_lite.display import html_table, to_rgb
 from sslvit_lite.objectives.mocov3 import MoCoV3, infonce, momentum_at
 from sslvit_lite.presets import get_preset, lr_at, resolve, steps_for
@@ -130,6 +131,15 @@ plt.tight_layout()
 plt.show()
 assert len(views) == 2 and views[0].shape == (num_images, 3, view_size, view_size)
 assert not torch.allclose(views[0], views[1]), "the two views of a pair differ"
+
+# %% [markdown]
+# The whole method on one picture: the base branch (blue, trained by the loss) and the momentum
+# branch (grey, an exponential moving average of it), fed two views of each image; both views go
+# through both branches and the loss compares every query with every key of the batch.
+
+# %% tags=["remove-input"]
+fig = mocov3_diagram()
+plt.show()
 
 # %% [markdown]
 # ## The model the engine trains

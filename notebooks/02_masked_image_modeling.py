@@ -70,6 +70,7 @@ from torch import nn
 from sslvit_lite.augment import build_recipe
 from sslvit_lite.checkpoint import build_backbone, load_checkpoint, load_objective, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset, normalize
+from sslvit_lite.diagrams import mae_diagram, simmim_diagram
 from sslvit_lite.display import html_table, to_rgb
 from sslvit_lite.objectives.mae import MAE, normalize_patches, patchify, unpatchify
 from sslvit_lite.objectives.masking import block_mask, masked_count, token_shuffle
@@ -94,6 +95,15 @@ batch = test_set.subset(num_images, seed=seed)
 record = provenance(device=device, data=test_set.source)
 print(f"preset {preset_name} on {device}; {test_set.source}")
 assert batch.images.shape == (num_images, 3, 32, 32)
+
+# %% [markdown]
+# SimMIM on one picture: the encoder (blue) sees every position, masked ones as a learned mask
+# token; a linear head (orange, dropped after pre-training) predicts the pixels, scored on the
+# masked ones only.
+
+# %% tags=["remove-input"]
+fig = simmim_diagram()
+plt.show()
 
 # %% [markdown]
 # ## SimMIM
@@ -238,6 +248,14 @@ print(f"L1 by hand {by_hand:.5f}, masked_l1 {masked_l1(x, guess, hidden):.5f}, "
       f"right on the masked pixels only: {masked_l1(x, right_where_masked, hidden):.1e}")
 assert torch.isclose(by_hand, masked_l1(x, guess, hidden))
 assert masked_l1(x, right_where_masked, hidden) < 1e-6
+
+# %% [markdown]
+# MAE on one picture: the encoder (blue) sees only the visible quarter of the patches; the
+# decoder (orange, dropped after pre-training) adds mask tokens and rebuilds the pixels.
+
+# %% tags=["remove-input"]
+fig = mae_diagram()
+plt.show()
 
 # %% [markdown]
 # ## MAE

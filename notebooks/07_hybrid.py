@@ -72,6 +72,7 @@ from sslvit_lite.analysis.reference import HYBRID_SWEEP
 from sslvit_lite.augment import build_recipe
 from sslvit_lite.checkpoint import build_backbone
 from sslvit_lite.data import dataset_stats, load_dataset
+from sslvit_lite.diagrams import hybrid_diagram
 from sslvit_lite.display import caption_below, cpu_threads_for_small_models
 from sslvit_lite.objectives import OBJECTIVES, build_objective
 from sslvit_lite.presets import resolve
@@ -87,6 +88,14 @@ mean, std = dataset_stats(dataset)
 print(f"preset {cfg.preset}: {cfg.arch}, {cfg.vit_kwargs.get('depth')} blocks of width {cfg.vit_kwargs.get('embed_dim')}, "
       f"{cfg.img_size} px, patch {cfg.patch_size}")
 assert 0.0 < hybrid_lambda < 1.0 and hybrid_lambda in lambdas and {0.0, 1.0} <= set(lambdas)
+
+# %% [markdown]
+# The hybrid on one picture: one encoder (blue) and two sets of heads (orange), a masked view for
+# SimMIM's loss and two augmented views for MoCo v3's, the two losses weighted by λ.
+
+# %% tags=["remove-input"]
+fig = hybrid_diagram()
+plt.show()
 
 # %% [markdown]
 # ## The loss, piece by piece
