@@ -9,7 +9,7 @@ verdict is controlled:
 
 - **margins** (:func:`margins`): one model beats another only by more than the margin of the metric:
   the floor in :data:`MARGINS`, raised to the largest spread measured between random initialisations
-  of one architecture and between seeds of one recipe (:func:`spreads`). A tie is never "holds";
+  and between seeds of the models the claim compares (:func:`spreads`). A tie is never "holds";
 - **learned, on the compared metric, in the claim's window**: ``roles["random"]`` names random-init
   encoders of the same architecture (at least three, each with its own seed), measured the same way.
   Each claim lists the quantities it compares (:attr:`Claim.compared`: role, metric, head reduction,
@@ -729,19 +729,25 @@ def _pairs(items: list[str]) -> list[tuple[str, str]]:
     return [(a, b) for i, a in enumerate(items) for b in items[i + 1:]]
 
 
-def spreads(results: dict) -> dict[str, dict[str, float]]:
+def spreads(results: dict, roles: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     """Per metric, the largest init-to-init spread (between random-init encoders of one initialisation) and
     seed-to-seed spread (between seeds of one role's model), each the mean absolute difference over depths
     of the head-mean and of the min-head curves, whichever is larger; relative to the values' magnitude for
-    metrics with a relative margin. Metrics with fewer than two measurements read None."""
+    metrics with a relative margin. Metrics with fewer than two measurements read None.
+
+    ``roles`` restricts both to the models a claim compares: the seeds of those roles, and the random inits
+    of their initialisations (all roles and all random inits when None)."""
     models = results.get("models", {})
-    roles = {**DEFAULT_ROLES, **results.get("roles", {})}
-    randoms = [n for n in _names(roles["random"]) if n in models]
+    all_roles = {**DEFAULT_ROLES, **results.get("roles", {})}
+    chosen = [r for r in all_roles if r != "random" and (roles is None or r in roles)]
+    inits = {_init_of(results, n) for r in chosen for n in _names(all_roles[r]) if n in models}
+    randoms = [n for n in _names(all_roles["random"]) if n in models
+               and (roles is None or _init_of(results, n) in inits or None in inits)]
     groups: dict = {}
     for n in randoms:
         groups.setdefault(_init_of(results, n), []).append(n)
     init_pairs = [p for group in groups.values() for p in _pairs(group)]
-    seed_pairs = [p for role, v in roles.items() if role != "random" for p in _pairs([n for n in _names(v) if n in models])]
+    seed_pairs = [p for r in chosen for p in _pairs([n for n in _names(all_roles[r]) if n in models])]
     out = {}
     for key, (_, relative) in MARGINS.items():
         def spread(pairs):
@@ -761,11 +767,12 @@ def spreads(results: dict) -> dict[str, dict[str, float]]:
     return out
 
 
-def margins(results: dict) -> dict[str, tuple[float, float]]:
+def margins(results: dict, roles: Sequence[str] | None = None) -> dict[str, tuple[float, float]]:
     """The margins in use: per metric the floor of :data:`MARGINS`, raised to the larger measured spread
-    (:func:`spreads`) so that no margin is smaller than the noise between random inits or between seeds."""
+    (:func:`spreads`, of the models of ``roles``) so that no margin is smaller than the noise between random
+    inits or between seeds of the models compared."""
     table = {}
-    for key, measured in spreads(results).items():
+    for key, measured in spreads(results, roles).items():
         absolute, relative = MARGINS[key]
         noise = max([v for v in measured.values() if v is not None], default=0.0)
         table[key] = (absolute, max(relative, noise)) if relative else (max(absolute, noise), relative)
@@ -832,8 +839,9 @@ def scoreboard(results: dict, min_seeds: int = MIN_SEEDS) -> list[ClaimResult]:
     """All 19 claims checked against ``results`` (schema in the module doc).
 
     A role may name several models (seeds): each claim is checked on every pairing of them, with the margins
-    of :func:`margins` (unless ``results["margins"]`` gives them), and holds only if it holds for every
-    pairing; a claim whose roles have fewer than ``min_seeds`` seeds cannot hold or fail ("inconclusive").
+    of :func:`margins` for the models it compares (unless ``results["margins"]`` gives them), and holds only
+    if it holds for every pairing; a claim whose roles have fewer than ``min_seeds`` seeds cannot hold or
+    fail ("inconclusive").
     """
     if not isinstance(results, dict):
         raise ValueError(f"results must be a dict (see sslvit_lite.claims), got {type(results).__name__}")
@@ -843,16 +851,19 @@ def scoreboard(results: dict, min_seeds: int = MIN_SEEDS) -> list[ClaimResult]:
         raise ValueError(f"unknown roles {sorted(unknown_roles)}; valid: {', '.join(DEFAULT_ROLES)}")
     if min_seeds < 1:
         raise ValueError(f"min_seeds must be ≥ 1, got {min_seeds}")
-    table = results.get("margins") or margins(results)
     out = []
     for claim in CLAIMS:
+        table = results.get("margins") or margins(results, claim.roles)
         seeds = {role: _names(roles[role]) for role in claim.roles}
         rows = []
         for combo in itertools.product(*seeds.values()):
             pairing = dict(zip(seeds, combo))
             view = {**results, "roles": {**roles, **pairing}, "margins": table}
             rows.append((pairing, evaluate(claim, view)))
-        out.append(_combine(claim, rows, seeds, min_seeds))
+        row = _combine(claim, rows, seeds, min_seeds)
+        if row.values:
+            row.values["margins"] = {c.key: list(table[c.key]) for c in claim.compared}
+        out.append(row)
     return out
 
 

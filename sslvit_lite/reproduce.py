@@ -407,7 +407,8 @@ class Reproduction:
         rows = self._timed("claims", lambda: scoreboard(results))
         controls = {label: scoreboard(self.claims_input(swap), min_seeds=1) for label, swap in self.controls().items()}
         table = {"scoreboard": [r.to_dict() for r in rows],
-                 "spreads": spreads(results), "margins": {k: list(v) for k, v in margins(results).items()},
+                 "spreads": {"CL and MIM": spreads(results, ("cl", "mim")), "all models": spreads(results)},
+                 "margins": {"CL and MIM": {k: list(v) for k, v in margins(results, ("cl", "mim")).items()}},
                  "roles": results["roles"],
                  "controls": {label: {"roles": swap, "status": {r.id: r.status for r in controls[label]}}
                               for label, swap in self.controls().items()},

@@ -81,7 +81,7 @@ def test_scoreboard_pairs_every_seed_and_controls_use_other_random_inits(smoke_r
     assert set(board["controls"]) == {"random CL", "random MIM", "random CL and MIM", "random MAE"}
     both = board["controls"]["random CL and MIM"]["roles"]
     assert both["cl"] != both["mim"]  # two different random inits, and the learned clause uses a third
-    assert set(board["margins"]) == set(board["spreads"])
+    assert set(board["margins"]["CL and MIM"]) == set(board["spreads"]["CL and MIM"])
 
 
 def test_emergence_replays_every_snapshot(smoke_run):
