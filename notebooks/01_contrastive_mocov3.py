@@ -360,8 +360,10 @@ assert all(p.requires_grad for p in moco.backbone.blocks.parameters())
 # interrupted resumes.
 #
 # The book uses the committed laptop run: the `cpu` preset, a 6-block, 96-wide ViT with 4-px
-# patches, 1,200 steps of batch 64 on the 50,000 CIFAR-10 training images, 10 minutes on 2 CPU
-# cores. Its learning rate follows a small-batch rule: MoCo v3's peak of 1.5e-4 per 256 images is
+# patches, initialised as MoCo v3's official code does (every linear xavier-uniform, the query, key
+# and value matrices each on their own, the patch projection like a linear layer: weights 3–5×
+# larger than timm's default at this width), 1,200 steps of batch 64 on the 50,000 CIFAR-10 training
+# images, about 11 minutes on 2 CPU cores. Its learning rate follows a small-batch rule: MoCo v3's peak of 1.5e-4 per 256 images is
 # tuned for batch 4,096, and scaled *linearly* down to batch 64 it leaves a model that never moves
 # from its initialisation, so the laptop presets use 1e-3 · √(B / 128) with 100 warm-up steps
 # (the square-root rule for adaptive optimisers). With `prefer_saved=False` and no GPU, the

@@ -396,7 +396,7 @@ if use_saved and emergence_file.is_file():
     print(f"SimMIM: some block's distance first below 60 % of uniform at step {first_local}; "
           f"max NMI {max(map(max, simmim_run['nmi'])):.2f}. MoCo v3: max NMI {max(map(max, moco_run['nmi'])):.3f}, "
           f"entropy at the end {', '.join(f'{v:.2f}' for v in moco_run['attention_entropy'][-1])}")
-    assert simmim_run["steps"][0] == 0 and max(simmim_run["nmi"][0]) < 0.02  # step 0: random init, no structure
+    assert simmim_run["steps"][0] == 0 and max(simmim_run["nmi"][0]) < 0.06  # step 0: random init, little structure
 else:
     print("The emergence figure needs the committed laptop runs (results/laptop/emergence.json); "
           "with prefer_saved=False this chapter's models are trained now and keep no snapshots.")
@@ -443,7 +443,12 @@ display(verdict_table([1, 2, 3, 4, 5], results_dir))
 #   measures `query_jsd` / `head_jsd` (ours) in `sslvit_lite.analysis.attention`, and the
 #   entropy that tells collapse from no training.
 # * In the paper, CL's later attention is **global** (distance near the uniform value) and
-#   **homogeneous** (NMI near 0): all queries look at the same, object-wide region. MIM's stays local
-#   and query-dependent. Our laptop runs show both after 1,200 steps on a CPU, and show them
-#   appear during training. {doc}`Chapter 4 <04_representations>` asks what this does to the token
-#   representations, and {doc}`chapter 9 <09_claims>` scores each claim on our models.
+#   **homogeneous** (NMI near 0): all queries look at the same region. MIM's stays local and
+#   query-dependent. Our laptop runs show the MIM half clearly, and show it appear during training.
+# * The CL half is **not reproduced at this scale**. MoCo v3's attention distance and NMI are where
+#   its random initialisation's already are (a random ViT attends almost uniformly), so the scoreboard
+#   cannot credit training for them: claims 1–5 read inconclusive. What training did change is its
+#   entropy, which falls well below a random init's: its queries settle on the same few keys, the
+#   beginning of a collapse that the distance and the NMI cannot tell from no training at all.
+#   {doc}`Chapter 4 <04_representations>` asks what the objectives do to the token representations,
+#   and {doc}`chapter 9 <09_claims>` scores each claim on our models.

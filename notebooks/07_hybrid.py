@@ -347,13 +347,12 @@ display(verdict_table([15, 16]))
 # * The hybrid is one backbone with two sets of heads and a weighted loss; at λ = 0 and λ = 1 it
 #   *is* SimMIM and MoCo v3, parameter for parameter and gradient for gradient.
 # * The paper finds that a little CL (λ = 0.2) already turns SimMIM's poorly separable last block
-#   into a linearly separable one, and fine-tunes better than either pure model. Our laptop hybrid
-#   reproduces the first half: its [CLS] probes match MoCo v3's and beat SimMIM's. It does not beat
-#   both by the claims' margin (claim 15 is inconclusive), and fine-tuning was not part of the
-#   laptop sweep.
+#   into a linearly separable one, and fine-tunes better than either pure model. At our scale no
+#   model's linear probe is more than 2 points above a random initialisation's, so the sweep cannot
+#   show it (claim 15 is inconclusive), and fine-tuning was not part of the laptop sweep.
 # * In the paper, layer by layer, the hybrid keeps MIM's high-frequency, local early layers and
-#   gains CL's collapsed, low-pass late layers. **Ours splits the other way round** (claim 16 fails):
-#   its early blocks attend globally like MoCo v3 and its late blocks locally like SimMIM (see
-#   {doc}`chapter 9 <09_claims>`). At 1,200 steps on a laptop the two objectives do share the
-#   network, but not in the paper's order; whether longer training flips it back is a question for
-#   a GPU run.
+#   gains CL's collapsed, low-pass late layers. **Our hybrid shows the same split**: its block 2 is
+#   local (11 px, NMI 0.17) and its last blocks global, with NMI near 0, and its Fourier Δ is above
+#   MoCo v3's early and falls like it late. The scoreboard still reads claim 16 inconclusive: the
+#   late NMI of the hybrid, like MoCo v3's, cannot be told from a random initialisation's, and there
+#   is one seed of the hybrid ({doc}`chapter 9 <09_claims>`).
