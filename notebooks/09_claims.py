@@ -323,9 +323,10 @@ trained_now = list(dict.fromkeys(([] if use_saved else [preset_name]) + [get_pre
 for name in trained_now:
     inputs[f"preset {name}, trained now"], infos = measure(name)
     boards[f"preset {name}, trained now"] = scoreboard(inputs[f"preset {name}, trained now"])
-    if name == "smoke":  # a few steps on 256 images: every verdict reads n/a, so only the count is shown
-        print(f"preset smoke, trained now: {len(boards[f'preset {name}, trained now'])} claims checked, "
-              "every verdict n/a (smoke run) or not measured")
+    if name == "smoke":  # a few steps on 256 images: every verdict reads n/a, so only the counts are shown
+        tally = {s: sum(r.status == s for r in boards[f"preset {name}, trained now"]) for s in STATUSES}
+        display(html_table(["status", "claims"], [[s, str(n)] for s, n in tally.items() if n],
+                           "Preset smoke, trained now: every check runs, and smoke-size models get no verdict."))
     else:
         display(Markdown(f"### preset {name}, trained now (one seed)\n\n"
                          + scoreboard_markdown(boards[f"preset {name}, trained now"])))
