@@ -20,6 +20,7 @@ from sslvit_lite.display import html_table
 from sslvit_lite.zoo import RESULTS_DIR
 
 OBJECTIVE_TITLES = {"mocov3": "MoCo v3 (CL)", "simmim": "SimMIM (MIM)", "mae": "MAE (MIM)", "hybrid": "hybrid λ = 0.2"}
+INIT_TITLES = {"mocov3": "MoCo v3's init", "mae": "MAE's init", "timm": "timm's init"}
 MEASURES = ("knn", "linear_probe", "cls_knn", "cls_linear_probe")
 
 
@@ -44,7 +45,7 @@ def probe_summary(evaluation: dict) -> dict[str, dict[str, tuple[float, float, i
         if about["kind"] == "trained":
             label = OBJECTIVE_TITLES.get(about["objective"], about["objective"])
         else:
-            label = f"random init ({about['init']} init)"
+            label = f"random init ({INIT_TITLES.get(about['init'], about['init'])})"
         groups.setdefault(label, []).append({
             "knn": about["blocks"]["knn"][-1], "linear_probe": about["blocks"]["linear_probe"][-1],
             "cls_knn": about["cls"]["knn"], "cls_linear_probe": about["cls"]["linear_probe"]})
@@ -55,7 +56,7 @@ def probe_summary(evaluation: dict) -> dict[str, dict[str, tuple[float, float, i
 
 def _cell(value: tuple[float, float, int]) -> str:
     mean, half, count = value
-    return f"{mean:.1f} ± {half:.1f}" if count > 1 else f"{mean:.1f}"
+    return f"{mean:.1f}\u00a0±\u00a0{half:.1f}" if count > 1 else f"{mean:.1f}"  # no break inside a value
 
 
 def probe_table(evaluation: dict, caption: str = ""):
