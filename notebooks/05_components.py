@@ -205,7 +205,8 @@ assert all(1 <= b <= depth for b in best.values())
 # What to look for: in the paper MoCo v3's curve (blue) rises to its last block, SimMIM's (red)
 # bends down after block 8, and MAE's (orange) keeps rising almost to the end. If our CL model's best
 # block is its last one and our SimMIM's best block lies before its last one, the shape carries
-# over; claim 10 (its verdict at the end of the chapter) is exactly that.
+# over; claim 10 asks exactly that (its verdict, on the committed runs, is at the end of the chapter;
+# this page's smaller probe sets can rank the blocks differently).
 #
 # ## 2. MAE's decoder in Fourier space (Fig 11)
 #

@@ -353,6 +353,7 @@ display(verdict_table([15, 16]))
 # * In the paper, layer by layer, the hybrid keeps MIM's high-frequency, local early layers and
 #   gains CL's collapsed, low-pass late layers. **Our hybrid shows the same split**: its block 2 is
 #   local (11 px, NMI 0.17) and its last blocks global, with NMI near 0, and its Fourier Δ is above
-#   MoCo v3's early and falls like it late. The scoreboard still reads claim 16 inconclusive: the
+#   MoCo v3's early (MIM-like); late it falls between the two, within the margin of SimMIM's. The
+#   scoreboard reads claim 16 inconclusive: the
 #   late NMI of the hybrid, like MoCo v3's, cannot be told from a random initialisation's, and there
 #   is one seed of the hybrid ({doc}`chapter 9 <09_claims>`).
