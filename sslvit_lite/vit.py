@@ -105,19 +105,24 @@ def official_init_(vit: nn.Module, init: str) -> nn.Module:
             nn.init.zeros_(proj.bias)
         elif init == "mae":
             for module in vit.modules():
-                if isinstance(module, nn.Linear):
-                    nn.init.xavier_uniform_(module.weight)
-                    if module.bias is not None:
-                        nn.init.zeros_(module.bias)
-                elif isinstance(module, nn.LayerNorm):
-                    nn.init.ones_(module.weight)
-                    nn.init.zeros_(module.bias)
+                mae_module_init_(module)
             nn.init.xavier_uniform_(proj.weight.view(proj.weight.shape[0], -1))  # as a (C, 3·p²) linear
             nn.init.zeros_(proj.bias)
             nn.init.normal_(vit.cls_token, std=0.02)
         else:
             raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
     return vit
+
+
+def mae_module_init_(module: nn.Module) -> None:
+    """MAE's ``_init_weights`` for one module: a linear xavier-uniform with zero bias, a LayerNorm (1, 0)."""
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
 
 
 def sincos_pos_embed_2d(dim: int, grid: tuple[int, int], num_prefix_tokens: int = 0) -> torch.Tensor:

@@ -42,7 +42,7 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from ..vit import sincos_pos_embed_2d
+from ..vit import mae_module_init_, sincos_pos_embed_2d
 from .base import Objective, require_no_patch_dropout
 from .masked_encoder import masked_encode
 from .masking import token_shuffle
@@ -128,15 +128,8 @@ class MAE(Objective):
         """MAE's initialisation of the new modules: xavier-uniform linears, zero biases, N(0, 0.02) mask token."""
         nn.init.normal_(self.mask_token, std=0.02)
         for name, module in self.named_modules():
-            if name.startswith("backbone"):
-                continue
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+            if not name.startswith("backbone"):
+                mae_module_init_(module)
 
     def sample_shuffle(self, batch: int, device: torch.device, mask_ratio: float | None = None):
         """(ids_keep (B, K), ids_restore (B, N), mask (B, N) float 1 = masked) for a fresh random mask."""
