@@ -260,9 +260,9 @@ ax_lr.plot(steps, rates)
 ax_lr.set(xlabel="optimizer step", ylabel="learning rate", title="AdamW learning rate")
 ax_m.plot(steps, momenta)
 ax_m.set(xlabel="optimizer step", ylabel="m", title=f"momentum m (m₀ = {m0})")
-length = (f"{total_steps:,} steps" if config.steps else
-          f"{total_steps:,} steps ({per_epoch:,} per epoch × {config.epochs} epochs on {num_train:,} images)")
-fig.suptitle(f"Schedules of preset {config.preset}: {length}", fontsize=10)
+run_length = (f"{total_steps:,} steps" if config.steps else
+              f"{total_steps:,} steps ({per_epoch:,} per epoch × {config.epochs} epochs on {num_train:,} images)")
+fig.suptitle(f"Schedules of preset {config.preset}: {run_length}", fontsize=10)
 plt.tight_layout()
 plt.show()
 assert momentum_at(0.0, m0) == m0 and momenta[-1] == 1.0
