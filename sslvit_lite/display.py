@@ -24,6 +24,7 @@ import torch
 from .provenance import provenance_caption
 
 CAPTION_STYLE = "caption-side: bottom; font-size: 0.8em"
+CELL_STYLE = "padding: 0.15em 0.6em; vertical-align: top; text-align: left"  # columns that do not run together
 
 
 class HtmlMarkup(str):
@@ -62,7 +63,7 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: st
             raise ValueError(f"row {i} has {len(row)} cells, the header has {len(header)}")
 
     def cells(tag: str, values: Sequence[str]) -> str:
-        return "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in values)
+        return "".join(f'<{tag} style="{CELL_STYLE}">{html.escape(str(v))}</{tag}>' for v in values)
 
     body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
     return HtmlMarkup(f'<table><caption style="{CAPTION_STYLE}">{html.escape(caption)}</caption>'

@@ -20,9 +20,10 @@ from sslvit_lite.display import (  # noqa: E402
 
 def test_html_table_exact_markup_and_escaping():
     table = html_table(["model", "kNN"], [["a<b", "50.0%"]], "from run & co")
+    cell = 'style="padding: 0.15em 0.6em; vertical-align: top; text-align: left"'
     assert table == ('<table><caption style="caption-side: bottom; font-size: 0.8em">from run &amp; co</caption>'
-                     "<thead><tr><th>model</th><th>kNN</th></tr></thead>"
-                     "<tbody><tr><td>a&lt;b</td><td>50.0%</td></tr></tbody></table>")
+                     f"<thead><tr><th {cell}>model</th><th {cell}>kNN</th></tr></thead>"
+                     f"<tbody><tr><td {cell}>a&lt;b</td><td {cell}>50.0%</td></tr></tbody></table>")
     assert table._repr_html_() == str(table), "Jupyter renders it as HTML"
 
 
