@@ -499,7 +499,7 @@ results = {name: {pool: evaluate_backbone(model.to(device).eval(), probe_train_s
                                           CIFAR10_STD, pool=pool, knn_k=knn_k, seed=seed) for pool in ("mean", "cls")}
            for name, model in models.items()}
 display(html_table(["model", "kNN", "linear probe", "kNN [CLS]", "linear probe [CLS]"],
-                   [[name, *(f"{r[pool][m]:.1f} %" for pool in ("mean", "cls") for m in ("knn", "linear_probe"))]
+                   [[name, *(f"{r[pool][m]:.1f}\u00a0%" for pool in ("mean", "cls") for m in ("knn", "linear_probe"))]
                     for name, r in results.items()],
                    f"Top-1 accuracy on {len(probe_test_set):,} test images, {len(probe_train_set):,} to fit "
                    f"({probe_source}); chance 10 %. First two columns: the book's protocol (mean-pooled patch tokens "
