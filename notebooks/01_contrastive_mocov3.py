@@ -276,8 +276,9 @@ assert all(a <= b for a, b in zip(momenta, momenta[1:])), "m only grows"
 # of the same image, among all B keys. That is a B-way classification with logits q̂·k̂ᵀ/τ and the
 # positive on the diagonal:
 #
-# $$\mathrm{ctr}(q, k) = 2\tau \cdot \frac{1}{B}\sum_i -\log
-# \frac{\exp(\hat q_i\cdot\hat k_i/\tau)}{\sum_j \exp(\hat q_i\cdot\hat k_j/\tau)}.$$
+# > ctr(q, k) = 2τ · (1/B) · Σᵢ −log [ exp(q̂ᵢ·k̂ᵢ / τ) / Σⱼ exp(q̂ᵢ·k̂ⱼ / τ) ]
+#
+# (formulas on these pages are written in plain text, so they read the same offline).
 #
 # The loss is symmetrised, ctr(q₁, k₂) + ctr(q₂, k₁), so each view serves once as query and once as
 # key. The temperature τ = 0.2 sharpens the softmax, so most of the gradient comes from the hardest

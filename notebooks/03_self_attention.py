@@ -191,7 +191,8 @@ assert all(torch.isclose(m.sum(), torch.tensor(1.0), atol=1e-5) for m in shown_m
 #
 # In Jupyter or Colab the cell below shows an explorer: choose the image, the query patch, the block
 # and the head, and compare both models' maps side by side. A rendered book has no kernel to answer
-# the sliders, so there (and in papermill runs) the cell only says so.
+# the sliders, so there (and in papermill runs) the cell shows nothing: open this chapter in Colab
+# with the rocket button at the top of the page to use it.
 
 # %%
 if live_frontend():
@@ -203,9 +204,6 @@ if live_frontend():
         output.enable_custom_widget_manager()
     display(explorer.widget(image=image_index, row=queries[0][0], col=queries[0][1], block=block, head=map_head,
                             caption=describe("mocov3") + "\n" + describe("simmim")))
-else:
-    print("No interactive front end (rendered book or papermill): run this notebook in Jupyter or Colab "
-          "to explore the attention maps.")
 assert explorer.num_images == num_images and explorer.num_blocks == depth
 
 # %% [markdown]

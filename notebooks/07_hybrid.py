@@ -23,9 +23,7 @@
 # The paper's last experiment {cite}`park2023what` tries "the simplest combination": train one
 # ViT backbone on a weighted sum of the two losses,
 #
-# $$
-# \mathcal{L} = (1-\lambda)\,\mathcal{L}_\text{MIM} + \lambda\,\mathcal{L}_\text{CL},
-# $$
+# > L = (1 − λ) · L_MIM + λ · L_CL,
 #
 # where λ is the weight of CL: λ = 0 is SimMIM and λ = 1 is MoCo v3. Its Fig 12 reports that
 # λ = 0.2 beats *both* pure models in linear probing and in fine-tuning (left), and that the hybrid's
@@ -104,9 +102,9 @@ plt.show()
 # shared by two sets of heads:
 #
 # * the SimMIM parts, a learned mask token and a linear decoder, with SimMIM's L1 loss on a
-#   block-masked view $x_1$;
+#   block-masked view x₁;
 # * the MoCo v3 parts, projector, predictor and a momentum copy of backbone and projector, with the
-#   symmetric InfoNCE loss on two further augmented views $x_2, x_3$.
+#   symmetric InfoNCE loss on two further augmented views x₂, x₃.
 #
 # So every image gives three views: one with SimMIM's mild crop and flip, two with MoCo's strong
 # colour and blur augmentations. One difference from plain MoCo v3: MoCo's recipe freezes the
