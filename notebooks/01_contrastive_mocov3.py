@@ -69,12 +69,12 @@ from sslvit_lite.augment import RECIPE_VIEWS, build_recipe
 from sslvit_lite.checkpoint import build_backbone, load_checkpoint, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.diagrams import mocov3_diagram
-from sslvit_lite.display import html_table, to_rgb
+from sslvit_lite.display import to_rgb
 from sslvit_lite.objectives.mocov3 import MoCoV3, infonce, momentum_at
 from sslvit_lite.presets import get_preset, lr_at, resolve, steps_for
-from sslvit_lite.probing import evaluate_backbone, evaluation_split
+from sslvit_lite.probing import evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
-from sslvit_lite.results import probe_summary, probe_table
+from sslvit_lite.results import models_probe_table, probe_models, probe_summary, probe_table
 from sslvit_lite.zoo import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 
 torch.manual_seed(seed)
@@ -471,24 +471,13 @@ assert block_change > 0
 n_train = probe_train or (50_000 if device == "cuda" else 1_000)
 n_test = probe_test or (10_000 if device == "cuda" else 500)
 probe_train_set, probe_test_set = evaluation_split("cifar10", data_source, run_config["img_size"], n_train, n_test, seed)
-probe_source = f"{probe_train_set.source}; {probe_test_set.source}"
 print(f"probe sets: {len(probe_train_set):,} train / {len(probe_test_set):,} test images at {run_config['img_size']} px")
 assert torch.bincount(probe_train_set.labels, minlength=10).min() > 0
 
 # %%
-start = time.perf_counter()
-results = {}
-for name, model in ((f"MoCo v3 ({origin})", vit), ("random init, same architecture", random_vit)):
-    model = model.to(device)
-    results[name] = {pool: evaluate_backbone(model, probe_train_set, probe_test_set, CIFAR10_MEAN, CIFAR10_STD,
-                                             pool=pool, knn_k=knn_k, seed=seed) for pool in ("mean", "cls")}
-eval_seconds = time.perf_counter() - start
-display(html_table(["model", "kNN", "linear probe", "kNN [CLS]", "linear probe [CLS]"],
-                   [[name, *(f"{r[pool][m]:.1f}\u00a0%" for pool in ("mean", "cls") for m in ("knn", "linear_probe"))]
-                    for name, r in results.items()],
-                   f"Top-1 accuracy on {len(probe_test_set):,} test images, {len(probe_train_set):,} to fit "
-                   f"({probe_source}); chance 10 %. First two columns: the book's protocol (mean-pooled patch "
-                   "tokens of the last block)."))
+results = probe_models({f"MoCo v3 ({origin})": vit, "random init, same architecture": random_vit},
+                       probe_train_set, probe_test_set, CIFAR10_MEAN, CIFAR10_STD, knn_k, seed, device)
+display(models_probe_table(results, probe_train_set, probe_test_set))
 assert all(0.0 <= v <= 100.0 for r in results.values() for pool in r.values() for v in (pool["knn"], pool["linear_probe"]))
 
 # %% [markdown]

@@ -71,15 +71,15 @@ from sslvit_lite.augment import build_recipe
 from sslvit_lite.checkpoint import build_backbone, load_checkpoint, load_objective, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset, normalize
 from sslvit_lite.diagrams import mae_diagram, simmim_diagram
-from sslvit_lite.display import html_table, to_rgb
+from sslvit_lite.display import to_rgb
 from sslvit_lite.objectives.mae import MAE, normalize_patches, patchify, unpatchify
 from sslvit_lite.objectives.masking import block_mask, masked_count, token_shuffle
 from sslvit_lite.objectives.simmim import DEFAULTS as SIMMIM_DEFAULTS
 from sslvit_lite.objectives.simmim import SimMIM, masked_l1, pixel_mask
 from sslvit_lite.presets import get_preset, resolve
-from sslvit_lite.probing import evaluate_backbone, evaluation_split
+from sslvit_lite.probing import evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
-from sslvit_lite.results import probe_summary, probe_table
+from sslvit_lite.results import models_probe_table, probe_models, probe_summary, probe_table
 from sslvit_lite.zoo import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 
 torch.manual_seed(seed)
@@ -495,15 +495,8 @@ if compare_with_cl:
 base_cfg = runs["simmim"][1]["config"]
 torch.manual_seed(base_cfg["seed"])
 models["random init, same architecture"] = build_backbone(base_cfg)
-results = {name: {pool: evaluate_backbone(model.to(device).eval(), probe_train_set, probe_test_set, CIFAR10_MEAN,
-                                          CIFAR10_STD, pool=pool, knn_k=knn_k, seed=seed) for pool in ("mean", "cls")}
-           for name, model in models.items()}
-display(html_table(["model", "kNN", "linear probe", "kNN [CLS]", "linear probe [CLS]"],
-                   [[name, *(f"{r[pool][m]:.1f}\u00a0%" for pool in ("mean", "cls") for m in ("knn", "linear_probe"))]
-                    for name, r in results.items()],
-                   f"Top-1 accuracy on {len(probe_test_set):,} test images, {len(probe_train_set):,} to fit "
-                   f"({probe_source}); chance 10 %. First two columns: the book's protocol (mean-pooled patch tokens "
-                   "of the last block)."))
+results = probe_models(models, probe_train_set, probe_test_set, CIFAR10_MEAN, CIFAR10_STD, knn_k, seed, device)
+display(models_probe_table(results, probe_train_set, probe_test_set))
 assert all(0.0 <= r[p][m] <= 100.0 for r in results.values() for p in r for m in ("knn", "linear_probe"))
 
 # %% [markdown]

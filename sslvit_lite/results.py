@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from sslvit_lite.display import html_table
+from sslvit_lite.probing import evaluate_backbone
 from sslvit_lite.zoo import RESULTS_DIR
 
 OBJECTIVE_TITLES = {"mocov3": "MoCo v3 (CL)", "simmim": "SimMIM (MIM)", "mae": "MAE (MIM)", "hybrid": "hybrid λ = 0.2"}
@@ -70,6 +71,23 @@ def probe_table(evaluation: dict, caption: str = ""):
             "± is half the range over seeds (or over the three random inits). Protocol: mean-pooled patch tokens "
             "of the last block; [CLS]: after the final norm, which the MIM losses never train. " + caption)
     return html_table(["model", "seeds", "kNN", "linear probe", "kNN [CLS]", "linear probe [CLS]"], rows, text.strip())
+
+
+def probe_models(models: dict, train, test, mean, std, knn_k: int = 20, seed: int = 0, device=None) -> dict:
+    """``{name: {"mean" | "cls": {"knn", "linear_probe", ...}}}``: each model probed now by the protocol
+    (``"mean"``) and on [CLS] (:func:`sslvit_lite.probing.evaluate_backbone`), for a chapter's own models."""
+    return {name: {pool: evaluate_backbone(vit.to(device or "cpu").eval(), train, test, mean, std, pool=pool,
+                                           knn_k=knn_k, seed=seed) for pool in ("mean", "cls")}
+            for name, vit in models.items()}
+
+
+def models_probe_table(probes: dict, train, test):
+    """The probes of :func:`probe_models` as an HTML table, protocol columns first."""
+    rows = [[name, *(f"{r[pool][m]:.1f}\u00a0%" for pool in ("mean", "cls") for m in ("knn", "linear_probe"))]
+            for name, r in probes.items()]
+    return html_table(["model", "kNN", "linear probe", "kNN [CLS]", "linear probe [CLS]"], rows,
+                      f"Top-1 accuracy on {len(test):,} test images, {len(train):,} to fit ({train.source}; {test.source}); "
+                      "chance 10 %. First two columns: the book's protocol (mean-pooled patch tokens of the last block).")
 
 
 def verdicts(ids: Iterable[int] | None = None, results_dir: str | os.PathLike | None = None) -> list[dict]:

@@ -40,3 +40,19 @@ def test_verdicts_read_the_committed_scoreboard(tmp_path):
     assert "holds" in str(verdict_table([8], tmp_path))
     with pytest.raises(FileNotFoundError, match="reproduce"):
         load("scoreboard.json", tmp_path / "missing")
+
+
+def test_models_are_probed_by_the_protocol_and_on_cls():
+    import torch
+
+    from sslvit_lite.data import ImageDataset
+    from sslvit_lite.results import models_probe_table, probe_models
+    from sslvit_lite.vit import build_vit
+
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (40, 3, 8, 8), dtype=torch.uint8)
+    data = ImageDataset(images, torch.arange(40) % 4, list("abcd"), "toy", "test", "toy images")
+    vit = build_vit("vit_tiny", img_size=8, patch_size=4, depth=1, embed_dim=16, num_heads=2)
+    probes = probe_models({"toy": vit}, data, data, (0.5,) * 3, (0.25,) * 3, knn_k=3)
+    assert set(probes["toy"]) == {"mean", "cls"} and 0 <= probes["toy"]["mean"]["linear_probe"] <= 100
+    assert "kNN [CLS]" in str(models_probe_table(probes, data, data))
