@@ -402,16 +402,16 @@ class Reproduction:
         """The scoreboard of the trained models over every pairing of seeds, and the control scoreboards of
         :meth:`controls` (scored on one model per role, so a weak rule would let them hold something):
         a check that holds for a control is a defect."""
-
         results = self.claims_input()
         rows = self._timed("claims", lambda: scoreboard(results))
-        controls = {label: scoreboard(self.claims_input(swap), min_seeds=1) for label, swap in self.controls().items()}
+        swaps = self.controls()
+        controls = {label: scoreboard(self.claims_input(swap), min_seeds=1) for label, swap in swaps.items()}
         table = {"scoreboard": [r.to_dict() for r in rows],
                  "spreads": {"CL and MIM": spreads(results, ("cl", "mim")), "all models": spreads(results)},
                  "margins": {"CL and MIM": {k: list(v) for k, v in margins(results, ("cl", "mim")).items()}},
                  "roles": results["roles"],
                  "controls": {label: {"roles": swap, "status": {r.id: r.status for r in controls[label]}}
-                              for label, swap in self.controls().items()},
+                              for label, swap in swaps.items()},
                  "provenance": self._provenance()}
         self._write("scoreboard.json", table)
         (self.out / "scoreboard.md").write_text(scoreboard_markdown(rows) + "\n")
