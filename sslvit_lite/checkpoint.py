@@ -11,21 +11,25 @@ Layout of a checkpoint written by :mod:`sslvit_lite.train` (a dict saved with ``
   and ``sampler``; the final one (``final.pt``) keeps only what analyses need.
 
 Files are written to a temporary file in the same folder and moved into place with ``os.replace``,
-so an interrupted write never leaves a half-written checkpoint under the real name.
+so an interrupted write never leaves a half-written checkpoint under the real name. A run resumes
+from ``last.pt`` with :func:`restore_training`: weights, optimizer, scaler, step and every random
+stream, so that it ends with the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
+import random
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
+from sslvit_lite.meter import MetricsLog
 from sslvit_lite.objectives import build_objective
 from sslvit_lite.vit import build_vit
 
@@ -83,8 +87,7 @@ def training_log(checkpoint: str | os.PathLike) -> list[dict]:
     """
     path = Path(checkpoint)
     log = path.parent / "metrics.jsonl" if path.name in (FINAL, LAST) else path.with_suffix(".metrics.jsonl")
-    lines = log.read_text().splitlines() if log.is_file() else []
-    return [record for record in map(json.loads, filter(str.strip, lines)) if "loss" in record and "event" not in record]
+    return [record for record in MetricsLog(log).records() if "loss" in record and "event" not in record]
 
 
 def find_checkpoint(path: str | os.PathLike) -> Path:
@@ -158,3 +161,61 @@ def load_objective(checkpoint: str | os.PathLike | dict, map_location: str | tor
         raise CheckpointError(f"checkpoint does not hold the whole {config['objective']} objective (missing "
                               f"{missing[:5]}, unexpected {unexpected[:5]})")
     return objective.to(map_location).eval()
+
+
+# ----------------------------------------------------------------------------------------------
+# resumable runs: the random streams of a rank, and restoring ``last.pt``
+
+
+def rng_state(device: torch.device) -> dict:
+    """This process's random streams (torch CPU/CUDA, Python, NumPy) in a form ``weights_only`` loads."""
+    np_state = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                       "has_gauss": int(np_state[3]), "gauss": float(np_state[4])}}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    """Restore the streams :func:`rng_state` saved."""
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def resumable(record: dict, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, sampler,
+              rng: list[dict]) -> dict:
+    """``record`` (model, config, step, ...) with what resuming needs: optimizer, scaler, sampler and
+    the random streams of every rank (``rng``, one :func:`rng_state` per rank)."""
+    return {**record, "finished": False, "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+            "rng": rng, "sampler": sampler.state_dict()}
+
+
+def restore_training(checkpoint: dict, path: str | os.PathLike, objective: nn.Module,
+                     optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, sampler, total_steps: int,
+                     rank: int, world_size: int, device: torch.device) -> tuple[int, bool]:
+    """Load a :func:`resumable` checkpoint into a run being set up; returns (step, random streams restored).
+
+    Refuses, naming ``path``, a checkpoint of another schedule or data (another data root or subset);
+    the world size may change, but then the random streams restart (returned False).
+    """
+    objective.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    if checkpoint["scaler"] and scaler.is_enabled():  # a bf16/fp32 run saves an empty scaler state
+        scaler.load_state_dict(checkpoint["scaler"])
+    data_keys = ("n", "batch_size", "seed")
+    saved, now = ({k: s[k] for k in data_keys} for s in (checkpoint["sampler"], sampler.state_dict()))
+    if int(checkpoint["total_steps"]) != total_steps or saved != now:
+        raise ValueError(f"{path} was written for {checkpoint['total_steps']:,} steps over {saved}, this run has "
+                         f"{total_steps:,} steps over {now}: the data changed (another data root or subset?); "
+                         "use another out_dir")
+    same_world = len(checkpoint["rng"]) == world_size
+    if same_world:
+        set_rng_state(checkpoint["rng"][rank], device)
+    return int(checkpoint["step"]), same_world

@@ -12,14 +12,15 @@ NaN/Inf guard are read back once every ``log_every`` steps.
   GradScaler otherwise (a Colab T4), fp32 on the CPU. Optional ``torch.compile``.
 - **Checkpoints** (rank 0 only, atomic): ``last.pt`` every ``ckpt_every`` steps with model,
   optimizer, scaler, step and the RNG states of every rank (torch CPU/CUDA, Python, NumPy; the
-  sampler is a pure function of (seed, epoch)); a run resumes from it and ends with the same
-  weights as an uninterrupted run (bit-exact on the CPU). ``final.pt`` (model, config, provenance)
-  when the run ends.
+  sampler is a pure function of (seed, epoch)); a run resumes from it
+  (:func:`sslvit_lite.checkpoint.restore_training`) and ends with the same weights as an
+  uninterrupted run (bit-exact on the CPU). ``final.pt`` (model, config, provenance) when the run ends.
 - **NaN guard**: a non-finite loss stops the run with :class:`NonFiniteLossError` naming the step;
   ``last.pt`` still holds the last good state (it is only written after the loss was checked).
 - **DDP**: under ``torchrun`` (WORLD_SIZE > 1) the same code runs DistributedDataParallel (NCCL on
   GPUs, gloo on the CPU); the sampler gives each rank its slice of every global batch.
-- **Logs**: a tqdm bar (loss, lr, images/s) and ``metrics.jsonl`` (one JSON record per log step).
+- **Logs**: a tqdm bar (loss, lr, images/s) and ``metrics.jsonl`` (one JSON record per log step),
+  from a :class:`sslvit_lite.meter.StepMeter` that keeps the step scalars on the device.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sslvit_lite.augment import build_recipe
-from sslvit_lite.checkpoint import FINAL, LAST, build_backbone, load_checkpoint, save_atomic
+from sslvit_lite.checkpoint import (FINAL, LAST, build_backbone, load_checkpoint, restore_training, resumable,
+                                    rng_state, save_atomic)
 from sslvit_lite.data import dataset_stats, load_dataset
 from sslvit_lite.device_data import EpochSampler, to_device
+from sslvit_lite.meter import MetricsLog, StepMeter, finite_means, first_non_finite
 from sslvit_lite.objectives import build_objective
 from sslvit_lite.presets import TrainConfig, lr_at, resolve, steps_for
 from sslvit_lite.provenance import provenance
@@ -89,30 +92,11 @@ def resolve_device(config: TrainConfig, local_rank: int = 0) -> torch.device:
 
 
 # ----------------------------------------------------------------------------------------------
-# RNG state (per rank) in a form torch.load(weights_only=True) accepts
-
-
-def rng_state(device: torch.device) -> dict:
-    np_state = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                       "has_gauss": int(np_state[3]), "gauss": float(np_state[4])}}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
+# the engine
 
 
 def seed_all(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and every GPU)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -202,6 +186,7 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         seed_all(config.seed * 1000 + 1 + self.rank)  # augmentation and masks differ across ranks
         self.step = 0
+        self.log = MetricsLog(self.out_dir / "metrics.jsonl")
 
     # -- set-up helpers ------------------------------------------------------------------------
 
@@ -271,9 +256,7 @@ class Trainer:
         rng = self._gather_rng()
         path = self.out_dir / LAST
         if self.is_main:
-            save_atomic({**self._record(), "finished": False, "optimizer": self.optimizer.state_dict(),
-                         "scaler": self.scaler.state_dict(), "rng": rng, "sampler": self.sampler.state_dict()},
-                        path)
+            save_atomic(resumable(self._record(), self.optimizer, self.scaler, self.sampler, rng), path)
         return path
 
     def save_snapshot(self) -> Path | None:
@@ -300,22 +283,11 @@ class Trainer:
         path = self.out_dir / LAST
         if not path.is_file():
             return 0
-        ckpt = load_checkpoint(path)
-        self.objective.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        if ckpt["scaler"] and self.scaler.is_enabled():  # a bf16/fp32 run saves an empty scaler state
-            self.scaler.load_state_dict(ckpt["scaler"])
-        data_keys = ("n", "batch_size", "seed")  # the world size may change on resume, the data may not
-        saved, now = ({k: s[k] for k in data_keys} for s in (ckpt["sampler"], self.sampler.state_dict()))
-        if int(ckpt["total_steps"]) != self.total_steps or saved != now:
-            raise ValueError(f"{path} was written for {ckpt['total_steps']:,} steps over {saved}, this run has "
-                             f"{self.total_steps:,} steps over {now}: the data changed (another data root or "
-                             "subset?); use another out_dir")
-        self.step = int(ckpt["step"])
-        if len(ckpt["rng"]) == self.world_size:
-            set_rng_state(ckpt["rng"][self.rank], self.device)
-        elif self.verbose:
-            print(f"[sslvit-lite] {path} was written by {len(ckpt['rng'])} process(es), this run has "
+        self.step, same_world = restore_training(load_checkpoint(path), path, self.objective, self.optimizer,
+                                                 self.scaler, self.sampler, self.total_steps, self.rank,
+                                                 self.world_size, self.device)
+        if not same_world and self.verbose:
+            print(f"[sslvit-lite] {path} was written by another number of processes than this run's "
                   f"{self.world_size}: random streams restart, so the result will not match an uninterrupted run")
         if self.verbose:
             print(f"[sslvit-lite] resuming {self.config.objective} from step {self.step:,} of {self.total_steps:,}")
@@ -325,48 +297,26 @@ class Trainer:
 
     def _log(self, record: dict) -> None:
         if self.is_main:
-            with open(self.out_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-
-    def _trim_log(self, step: int) -> None:
-        """Drop metric records past ``step`` (written after the checkpoint we resume from)."""
-        path = self.out_dir / "metrics.jsonl"
-        if not (self.is_main and path.is_file()):
-            return
-        kept = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
-        tmp = path.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        os.replace(tmp, path)
+            self.log.append(record)
 
     def _kept_checkpoint(self) -> str:
         last = self.out_dir / LAST
         return (f"the last good checkpoint {last} (step {load_checkpoint(last)['step']:,}) is kept"
                 if last.is_file() else "no checkpoint had been written yet")
 
-    def _read_back(self, buffers: dict[str, torch.Tensor], count: int, first_step: int) -> dict[str, float]:
-        """Means of the last ``count`` steps' scalars (averaged over ranks); raises on a non-finite loss.
-
-        ``buffers``: key → (log_every,) tensor on the device, filled step by step without a host sync.
-        """
-        keys = list(buffers)
-        stacked = torch.stack([buffers[k][:count] for k in keys])  # (K, count)
-        if self.world_size > 1:
-            dist.all_reduce(stacked)
-            stacked /= self.world_size
-        values = stacked.cpu()  # the one host sync per log interval
-        losses = values[keys.index("loss")]
-        bad = (~torch.isfinite(losses)).nonzero()
-        if len(bad):
-            step = first_step + int(bad[0])
-            self._log({"step": step, "event": "non-finite loss", "loss": float(losses[int(bad[0])])})
+    def _read_back(self, meter: StepMeter, first_step: int) -> dict[str, float]:
+        """The means of the meter's steps (over ranks, finite values only); raises on a non-finite loss."""
+        values = meter.read(self.world_size)
+        losses = values["loss"]
+        bad = first_non_finite(losses)
+        if bad is not None:
+            step, loss = first_step + bad, float(losses[bad])
+            self._log({"step": step, "event": "non-finite loss", "loss": loss})
             raise NonFiniteLossError(
-                f"{self.config.objective}: loss became {float(losses[int(bad[0])])} at step {step:,} "
-                f"(0-based, epoch {step // self.steps_per_epoch}); the run stopped and {self._kept_checkpoint()}. "
+                f"{self.config.objective}: loss became {loss} at step {step:,} (0-based, epoch "
+                f"{step // self.steps_per_epoch}); the run stopped and {self._kept_checkpoint()}. "
                 "Lower the learning rate, set clip_grad, or use precision='fp32'.")
-        # steps that GradScaler skipped (fp16) have an inf grad_norm: average the finite values only
-        finite = torch.isfinite(values)
-        means = torch.where(finite, values, 0.0).sum(dim=1) / finite.sum(dim=1).clamp_min(1)  # (K,)
-        return {k: float(v) if finite[i].any() else float("nan") for i, (k, v) in enumerate(zip(keys, means.tolist()))}
+        return finite_means(values)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -403,7 +353,8 @@ class Trainer:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
                 (self.out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
             start = self.resume()
-            self._trim_log(start)
+            if self.is_main:
+                self.log.trim(start)
             self._loop(start, end)
             return self.save_final() if self.step >= self.total_steps else self.save_last()
         finally:
@@ -420,35 +371,28 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=start, disable=not self.progress, dynamic_ncols=True,
                    desc=f"{cfg.objective} {cfg.preset}")
         self.objective.train()
-        buffers: dict[str, torch.Tensor] = {}
+        meter = StepMeter(cfg.log_every, self.device)
         snapshots = set(cfg.snapshot_steps)
         if start == 0 and 0 in snapshots:
             self.save_snapshot()  # the random initialisation this run starts from
-        count, interval_start, tick = 0, start, time.perf_counter()
+        interval_start, tick = start, time.perf_counter()
         for step, indices in self.sampler.batches(start):
             if step >= end:
                 break
-            scalars = self.train_step(step, indices)
-            for key, value in scalars.items():
-                if key not in buffers:
-                    buffers[key] = torch.zeros(cfg.log_every, device=self.device)
-                if isinstance(value, torch.Tensor):
-                    buffers[key][count] = value  # a device-side copy, no host sync
-                else:
-                    buffers[key][count].fill_(value)  # a fill kernel, no host-to-device copy
-            count += 1
+            meter.add(self.train_step(step, indices))
             self.step = step + 1
             bar.update(1)
             checkpoint_now = self.step % cfg.ckpt_every == 0 and self.step < self.total_steps
-            if count == cfg.log_every or self.step == end or checkpoint_now:
-                means = self._read_back(buffers, count, interval_start)
+            if meter.count == cfg.log_every or self.step == end or checkpoint_now:
+                count = meter.count
+                means = self._read_back(meter, interval_start)
                 now = time.perf_counter()
                 lr = self.optimizer.param_groups[0]["lr"]
                 speed = count * cfg.batch_size / max(now - tick, 1e-9)
                 self._log({"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 3), "lr": lr,
                            **means, "images_per_s": round(speed, 1)})
                 bar.set_postfix(loss=f"{means['loss']:.4f}", lr=f"{lr:.2e}", img_s=f"{speed:,.0f}")
-                count, interval_start, tick = 0, self.step, now
+                interval_start, tick = self.step, now
             if checkpoint_now:
                 self.save_last()
             if self.step in snapshots:
