@@ -42,6 +42,7 @@ from sslvit_lite.checkpoint import CheckpointError, build_backbone, load_backbon
 from sslvit_lite.claims import margins, scoreboard, scoreboard_markdown, spreads
 from sslvit_lite.data import DatasetUnavailableError, dataset_stats, load_dataset
 from sslvit_lite.emergence import emergence, plot_emergence, uniform_distance
+from sslvit_lite.naming import checkpoint_name, run_name
 from sslvit_lite.objectives import hybrid, mocov3, simmim
 from sslvit_lite.presets import PRESETS, get_preset, resolve
 from sslvit_lite.probing import PROTOCOL, block_probes, evaluate_backbone, evaluation_split
@@ -50,7 +51,7 @@ from sslvit_lite.sweep import (ANALYSIS_KEYS, SCHEMA, check_lambdas, claims_resu
                                saved_sweep_path)
 from sslvit_lite.train import pretrain
 from sslvit_lite.vit import model_input, patch_grid
-from sslvit_lite.zoo import export_run, saved_checkpoint_path
+from sslvit_lite.zoo import export_run
 
 
 STAGES = ("train", "export", "evaluate", "analyze", "emergence", "sweep", "claims", "figures")
@@ -59,9 +60,9 @@ SEEDED = MODELS  # every claim is scored on every pairing of seeds
 RANDOM_SEEDS = (100, 101, 102)  # the random-init controls of each initialisation: their own seeds, no run's
 
 
-def run_name(objective: str, seed: int = 0, lam: float | None = None) -> str:
-    """Folder name of one run: ``mocov3-seed0``, ``hybrid-lam0.2-seed0``."""
-    return f"{objective}-lam{float(lam):g}-seed{seed}" if lam is not None else f"{objective}-seed{seed}"
+def run_key(objective: str, seed: int = 0, lam: float | None = None) -> str:
+    """A run's folder under ``OUT/runs`` and its key in the results files: ``mocov3-seed0``, ``hybrid-lam0.2-seed0``."""
+    return run_name(objective, lam=lam, seed=seed)
 
 
 def endpoints_shared(preset: str, dataset: str = "cifar10") -> bool:
@@ -146,31 +147,42 @@ class Reproduction:
         plan += [{"objective": "hybrid", "seed": 0, "lam": lam} for lam in self.train_lambdas]
         plan += [{"objective": name, "seed": s, "lam": None} for s in range(1, self.seeds) for name in SEEDED]
         for run in plan:
-            run["name"] = run_name(run["objective"], run["seed"], run["lam"])
+            run["name"] = run_key(run["objective"], run["seed"], run["lam"])
         return plan
 
     def train(self) -> dict[str, Path]:
         finals = {}
         for run in self.planned_runs():
-            overrides = {"seed": run["seed"]}
-            if run["lam"] is not None:
-                overrides["hparams"] = {"lam": run["lam"]}
             finals[run["name"]] = self._timed(
                 f"train {run['name']}",
                 lambda: pretrain(run["objective"], self.dataset, self.preset, self.runs / run["name"],
-                                 self.data_source, progress=self.progress, **overrides))
+                                 self.data_source, progress=self.progress, **self._overrides(run)))
         return finals
 
     # -- 2. export -----------------------------------------------------------------------------
 
     def checkpoint_path(self, name: str) -> Path:
-        """Where the slim checkpoint of run ``name`` is committed. Seed 0 of each objective uses the name the
-        chapters load (:func:`sslvit_lite.zoo.saved_checkpoint_path`), e.g. ``checkpoints/mocov3-cifar10.pt``."""
+        """Where the slim checkpoint of run ``name`` (a :func:`run_key`) is committed
+        (:func:`sslvit_lite.naming.checkpoint_name`): seed 0 of each objective under the name the chapters
+        load, ``checkpoints/mocov3-cifar10.pt``; the others e.g. ``checkpoints/mocov3-cifar10-seed1.pt``."""
+        run = self._plan()[name]
+        return self.out / "checkpoints" / checkpoint_name(run["objective"], self.dataset, lam=run["lam"],
+                                                          seed=run["seed"])
 
-        objective, rest = name.split("-", 1)
-        if rest == "seed0":
-            return saved_checkpoint_path(objective, self.dataset, self.out)
-        return self.out / "checkpoints" / f"{objective}-{self.dataset}-{rest}.pt"
+    def _plan(self) -> dict[str, dict]:
+        return {run["name"]: run for run in self.planned_runs()}
+
+    def run_config(self, run: dict) -> dict:
+        """The training config of a planned run, as its checkpoint stores it."""
+        return resolve(run["objective"], self.preset, self.dataset, self.data_source,
+                       **self._overrides(run)).to_dict()
+
+    @staticmethod
+    def _overrides(run: dict) -> dict:
+        overrides = {"seed": run["seed"]}
+        if run["lam"] is not None:
+            overrides["hparams"] = {"lam": run["lam"]}
+        return overrides
 
     def export(self) -> dict[str, Path]:
         exported = {}
@@ -195,7 +207,7 @@ class Reproduction:
         :data:`RANDOM_SEEDS`, built from that run's config. ``{name: {"init", "seed", "config"}}``."""
         controls = {}
         for run in self.planned_runs():
-            config = self._load(run["name"])[1]["config"]
+            config = self.run_config(run)
             init = config["vit_kwargs"].get("init", "timm")
             for k, seed in enumerate(RANDOM_SEEDS):
                 controls.setdefault(f"random-{init}-init-{k}", {"init": init, "seed": seed, "config": config})
@@ -246,7 +258,7 @@ class Reproduction:
 
 
         def work():
-            config = self._load(run_name("mocov3"))[1]["config"]
+            config = self.run_config(self._plan()[run_key("mocov3")])
             train, test = evaluation_split(self.dataset, self.data_source, config["img_size"], self.eval_train,
                                            self.eval_test, seed=0)
             mean, std = self._stats()
@@ -316,7 +328,7 @@ class Reproduction:
             images = self._analysis_images()
             mean, std = self._stats()
             return {"images": {"count": len(images), "source": images.source},
-                    "runs": {run_name(name): emergence(self.runs / run_name(name), images.images, mean, std)
+                    "runs": {run_key(name): emergence(self.runs / run_key(name), images.images, mean, std)
                              for name in MODELS}}
 
         table = self._timed("emergence", work)
@@ -331,8 +343,8 @@ class Reproduction:
             return json.loads(path.read_text())
         evaluation, analysis = self.evaluate(), self.analyze()
         seconds = self._provenance()["seconds"]
-        names = {0.0: run_name("simmim"), 1.0: run_name("mocov3")} if self.shared else {}
-        names.update({lam: run_name("hybrid", 0, lam) for lam in self.train_lambdas})
+        names = {0.0: run_key("simmim"), 1.0: run_key("mocov3")} if self.shared else {}
+        names.update({lam: run_key("hybrid", 0, lam) for lam in self.train_lambdas})
         def probes(name: str) -> dict:  # the protocol: the last block of the per-block probes
             blocks = evaluation["encoders"][name]["blocks"]
             return {"knn": blocks["knn"][-1], "linear_probe": blocks["linear_probe"][-1], "fine_tune": None}
@@ -374,7 +386,7 @@ class Reproduction:
         seeds = {role: [run["name"] for run in self.planned_runs() if run["objective"] == objective]
                  for role, objective in (("cl", "mocov3"), ("mim", "simmim"), ("mae", "mae"))}
         if self.hybrid_lambda is not None:
-            seeds["hybrid"] = [run_name("hybrid", 0, self.hybrid_lambda)]
+            seeds["hybrid"] = [run_key("hybrid", 0, self.hybrid_lambda)]
         roles = {**seeds, "random": [name for name, about in encoders.items() if about["kind"] == "random init"]}
         roles.update(swap or {})
         sweep_rows = []
@@ -392,7 +404,7 @@ class Reproduction:
         for name, about in evaluation["encoders"].items():
             if about["kind"] == "random init":
                 randoms.setdefault(about["init"], []).append(name)
-        init = {role: evaluation["encoders"][run_name(objective)]["init"]
+        init = {role: evaluation["encoders"][run_key(objective)]["init"]
                 for role, objective in (("cl", "mocov3"), ("mim", "simmim"), ("mae", "mae"))}
         cl, mim = randoms[init["cl"]][0], randoms[init["mim"]][-1]
         return {"random CL": {"cl": [cl]}, "random MIM": {"mim": [mim]},
@@ -440,7 +452,7 @@ class Reproduction:
         def work():
             images = self._analysis_images()
             mean, std = self._stats()
-            config = self._load(run_name("mocov3"))[1]["config"]
+            config = self.run_config(self._plan()[run_key("mocov3")])
             train, test = evaluation_split(self.dataset, self.data_source, config["img_size"], self.eval_train,
                                            self.eval_test, seed=0)
             table = {"runs": {}, "images": analysis["images"], "protocol": evaluation["protocol"]}
@@ -482,8 +494,8 @@ class Reproduction:
         start = time.perf_counter()
         table = self.emergence()
         caption = f"{provenance_caption(self._provenance())} · {table['images']['count']} test images"
-        fig = plot_emergence({run_name(n): table["runs"][run_name(n)] for n in ("simmim", "mocov3")},
-                             {run_name("simmim"): "SimMIM (MIM)", run_name("mocov3"): "MoCo v3 (CL)"}, caption)
+        fig = plot_emergence({run_key(n): table["runs"][run_key(n)] for n in ("simmim", "mocov3")},
+                             {run_key("simmim"): "SimMIM (MIM)", run_key("mocov3"): "MoCo v3 (CL)"}, caption)
         path = self.out / "figures" / "emergence.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)

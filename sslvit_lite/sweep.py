@@ -40,6 +40,7 @@ import torch
 from sslvit_lite.analyze import compute_metrics
 from sslvit_lite.checkpoint import build_backbone, load_backbone, training_log
 from sslvit_lite.data import dataset_stats
+from sslvit_lite.naming import run_name
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import POOLS, check_pool, evaluate_backbone, evaluation_split
 from sslvit_lite.provenance import provenance
@@ -69,8 +70,8 @@ def check_lambdas(lambdas: Sequence[float]) -> list[float]:
 
 
 def run_dir(runs_dir: str | os.PathLike, lam: float, dataset: str, preset: str) -> Path:
-    """The run folder of the hybrid at ``lam``, e.g. ``runs/hybrid-lam0.2-cifar10-smoke``."""
-    return Path(runs_dir) / f"hybrid-lam{float(lam):g}-{Path(dataset).name}-{preset}"
+    """The run folder of the hybrid at ``lam``, e.g. ``runs/hybrid-cifar10-smoke-lam0.2``."""
+    return Path(runs_dir) / run_name("hybrid", dataset=dataset, preset=preset, lam=lam)
 
 
 def train_point(lam: float, preset: str = "smoke", dataset: str = "cifar10", data_source: str = "auto",

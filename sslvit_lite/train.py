@@ -44,6 +44,7 @@ from sslvit_lite.checkpoint import (FINAL, LAST, build_backbone, load_checkpoint
 from sslvit_lite.data import dataset_stats, load_dataset
 from sslvit_lite.device_data import EpochSampler, to_device
 from sslvit_lite.meter import MetricsLog, StepMeter, finite_means, first_non_finite
+from sslvit_lite.naming import run_name
 from sslvit_lite.objectives import build_objective
 from sslvit_lite.presets import TrainConfig, lr_at, resolve, steps_for
 from sslvit_lite.provenance import provenance
@@ -403,7 +404,8 @@ class Trainer:
 
 
 def default_out_dir(config: TrainConfig) -> Path:
-    return Path("runs") / f"{config.objective}-{Path(config.dataset).name}-{config.preset}"
+    """``runs/<objective>-<dataset>-<preset>`` (:func:`sslvit_lite.naming.run_name`)."""
+    return Path("runs") / run_name(config.objective, dataset=config.dataset, preset=config.preset)
 
 
 def pretrain(objective: str, dataset: str = "cifar10", preset: str = "smoke", out_dir: str | os.PathLike | None = None,

@@ -16,6 +16,7 @@ from pathlib import Path
 from torch import nn
 
 from sslvit_lite.checkpoint import load_backbone, load_checkpoint, save_atomic
+from sslvit_lite.naming import checkpoint_name, run_name
 from sslvit_lite.presets import get_preset
 from sslvit_lite.train import pretrain
 
@@ -25,7 +26,8 @@ RESULTS_DIR = Path(__file__).resolve().parents[1] / "results" / "laptop"
 
 
 def saved_checkpoint_path(objective: str, dataset: str = "cifar10", results_dir: str | os.PathLike | None = None) -> Path:
-    return Path(results_dir or RESULTS_DIR) / "checkpoints" / f"{objective}-{dataset}.pt"
+    """The committed checkpoint of seed 0 of ``objective``, e.g. ``results/laptop/checkpoints/mocov3-cifar10.pt``."""
+    return Path(results_dir or RESULTS_DIR) / "checkpoints" / checkpoint_name(objective, dataset)
 
 
 def export_run(run_checkpoint: str | os.PathLike, dest: str | os.PathLike, half: bool = True) -> Path:
@@ -71,7 +73,8 @@ def trained_backbone(
     else:
         # one folder per resolved preset and data source, so a smoke run on the sample never
         # collides with a run on the real data
-        out = Path(runs_dir) / f"{objective}-{dataset}-{get_preset(preset).name}-{data_source}"
+        out = Path(runs_dir) / run_name(objective, dataset=dataset, preset=get_preset(preset).name,
+                                        data_source=data_source)
         final = pretrain(objective, dataset=dataset, preset=preset, out_dir=out, data_source=data_source,
                          progress=progress, **overrides)
         vit, info = load_backbone(final)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sslvit_lite.reproduce import STAGES, Reproduction, endpoints_shared, main, run_name
+from sslvit_lite.reproduce import STAGES, Reproduction, endpoints_shared, main, run_key
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_scoreboard_pairs_every_seed_and_controls_use_other_random_inits(smoke_r
 def test_emergence_replays_every_snapshot(smoke_run):
     table = json.loads((smoke_run.out / "emergence.json").read_text())
     for name in ("simmim", "mocov3", "mae"):
-        run = table["runs"][run_name(name)]
+        run = table["runs"][run_key(name)]
         assert run["steps"] == sorted(run["steps"]) and run["steps"][-1] > 0
         assert len(run["nmi"]) == len(run["steps"]) and len(run["nmi"][0]) == 2  # 2 blocks per step
 

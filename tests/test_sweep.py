@@ -49,7 +49,7 @@ def test_check_lambdas_sorts_and_rejects_bad_values():
 def test_run_dirs_differ_per_lambda(tmp_path):
     dirs = {run_dir(tmp_path, lam, "cifar10", "smoke") for lam in (0.0, 0.2, 0.201, 1.0)}
     assert len(dirs) == 4
-    assert run_dir(tmp_path, 0.2, "cifar10", "smoke").name == "hybrid-lam0.2-cifar10-smoke"
+    assert run_dir(tmp_path, 0.2, "cifar10", "smoke").name == "hybrid-cifar10-smoke-lam0.2"
 
 
 # --------------------------------------------------------------------------- probes
