@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -27,14 +25,12 @@ from sslvit_lite.analysis.attention import (attention_entropy, attention_nmi, he
                                           mean_attention_distance, query_jsd, query_map)
 from sslvit_lite.analysis.fourier import diagonal_profile, mean_log_amplitude
 from sslvit_lite.analysis.representation import effective_rank, image_silhouette, token_tsne, unison_ratio
-from sslvit_lite.checkpoint import CheckpointError, find_checkpoint
+from sslvit_lite.checkpoint import CheckpointError, load_backbone
 from sslvit_lite.data import DatasetUnavailableError, dataset_stats, load_dataset
-from sslvit_lite.pretrained import load_state_dict_strict
 from sslvit_lite.provenance import provenance, provenance_caption
-from sslvit_lite.vit import build_vit, capture, model_input, patch_grid
+from sslvit_lite.vit import capture, model_input, patch_grid
 
 SCHEMA = "sslvit_lite.analyze/1"
-DEFAULTS = {"arch": "vit_tiny", "img_size": 32, "patch_size": 4}
 CONVENTIONS = {
     "attention_distance": "blocks 1..L, [per head], pixels of the model input, CLS dropped (Fig 3)",
     "nmi": "blocks 1..L, [per head], CLS dropped (Fig 4)",
@@ -48,78 +44,6 @@ CONVENTIONS = {
     "effective_rank": "depths 0..L, mean over images of exp(entropy of σ/Σσ) of patch tokens (Sec. 3, ours)",
     "unison": "blocks 1..L, mean over images, block input → after attention (Sec. 3, ours)",
 }
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _clean_state(state: dict) -> dict:
-    """A timm ViT state dict out of a checkpoint's model entry: prefixes stripped, head dropped."""
-    if any(k.startswith("backbone.") for k in state):
-        state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
-    cleaned = {}
-    for key, value in state.items():
-        while key.startswith(("_orig_mod.", "module.")):  # torch.compile / DDP wrappers, any order
-            key = key.split(".", 1)[1]
-        if not key.startswith("head."):
-            cleaned[key] = value
-    return cleaned
-
-
-def load_vit_from_checkpoint(
-    path: str | os.PathLike,
-    arch: str | None = None,
-    img_size: int | None = None,
-    patch_size: int | None = None,
-    vit_kwargs: dict | None = None,
-) -> tuple[nn.Module, dict]:
-    """A timm ViT (eval mode, CPU) from a checkpoint file or run folder, and an info dict.
-
-    ``vit_kwargs`` (e.g. ``{"depth": 4, "embed_dim": 96, "num_heads": 3}``) resizes the ``arch``
-    for a plain state dict of a non-standard ViT; a training checkpoint brings its own.
-
-    Accepts the project's training checkpoints (``{"model": objective state dict with
-    "backbone." keys, "config": {arch, img_size, patch_size, ...}, ...}``; a run folder uses its
-    ``final.pt`` or ``last.pt``) and plain ViT state dicts saved with
-    ``torch.save(vit.state_dict())`` (``module.``/``_orig_mod.`` prefixes and a ``head`` are
-    tolerated). The architecture comes from the checkpoint's config where it has one, else
-    from the arguments, else vit_tiny / 32 px / patch 4. An argument that contradicts the
-    config raises ValueError; a missing, unreadable or non-fitting file raises
-    :class:`sslvit_lite.checkpoint.CheckpointError`.
-    """
-
-    file = find_checkpoint(path)
-    if not file.is_file():
-        raise CheckpointError(f"no checkpoint at {file}")
-    try:
-        blob = torch.load(file, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise CheckpointError(f"{file} cannot be loaded: it is corrupt, truncated or not a checkpoint ({first})") from err
-    if not isinstance(blob, dict):
-        raise CheckpointError(f"{file} holds a {type(blob).__name__}, not a state dict or checkpoint dict")
-    config = blob.get("config") if isinstance(blob.get("config"), dict) else {}
-    given = {"arch": arch, "img_size": img_size, "patch_size": patch_size}
-    conflicts = [f"{k}={config[k]!r} in the checkpoint but {v!r} requested" for k, v in given.items()
-                 if v is not None and k in config and config[k] != v]
-    if conflicts:
-        raise ValueError(f"{file}: " + "; ".join(conflicts))
-    settings = {k: v if v is not None else config.get(k, DEFAULTS[k]) for k, v in given.items()}
-    if isinstance(blob.get("model"), dict):
-        state, kind = blob["model"], "training checkpoint"
-    elif isinstance(blob.get("state_dict"), dict):
-        state, kind = blob["state_dict"], "checkpoint with state_dict"
-    else:
-        state, kind = blob, "state dict"
-    stored_kwargs = dict(config.get("vit_kwargs") or {})
-    if vit_kwargs and stored_kwargs and dict(vit_kwargs) != stored_kwargs:
-        raise ValueError(f"{file}: vit_kwargs={stored_kwargs!r} in the checkpoint but {dict(vit_kwargs)!r} requested")
-    vit = build_vit(settings["arch"], img_size=settings["img_size"], patch_size=settings["patch_size"],
-                    **(stored_kwargs or dict(vit_kwargs or {})))
-    load_state_dict_strict(vit, _clean_state(state), source=str(file))
-    info = {"path": str(file), "kind": kind, **settings, "config": config,
-            "step": blob.get("step"), "provenance": blob.get("provenance", {})}
-    return vit.eval(), info
 
 
 # --------------------------------------------------------------------------- metrics
@@ -380,7 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = {k: v for k, v in (("depth", args.depth), ("embed_dim", args.embed_dim), ("num_heads", args.num_heads))
              if v is not None}
     try:  # bad input: one line naming the file and what is wrong, exit status 2 (like `train`)
-        model, ckpt = load_vit_from_checkpoint(args.checkpoint, args.arch, args.img_size, args.patch_size, sizes)
+        model, ckpt = load_backbone(args.checkpoint, arch=args.arch, img_size=args.img_size,
+                                    patch_size=args.patch_size, vit_kwargs=sizes)
         data = load_dataset(args.dataset, args.split, source=args.data_source, root=args.data_root)
     except (CheckpointError, DatasetUnavailableError, ValueError) as err:
         parser.exit(2, f"{parser.prog}: error: {' '.join(line.strip() for line in str(err).splitlines())}\n")

@@ -35,6 +35,7 @@ from sslvit_lite.vit import build_vit
 
 BACKBONE_PREFIX = "backbone."
 LAST, FINAL = "last.pt", "final.pt"
+PLAIN_DEFAULTS = {"arch": "vit_tiny", "img_size": 32, "patch_size": 4}  # a plain state dict, nothing given
 
 
 class CheckpointError(ValueError):
@@ -58,21 +59,26 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint dict (``weights_only``: tensors and plain Python values only).
-
-    Raises :class:`CheckpointError` naming the file when it is missing, truncated or corrupt.
-    """
-    path = Path(path)
+def _read(path: Path, map_location: str | torch.device) -> Any:
+    """``torch.load`` (``weights_only``: tensors and plain Python values only) with a clear error."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        blob = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise CheckpointError(
             f"{path} ({path.stat().st_size:,} bytes) cannot be loaded: it is corrupt, truncated or not an "
-            f"sslvit-lite checkpoint ({str(err).splitlines()[0]}). Delete it; a training run then starts "
-            "over from scratch.") from err
+            f"sslvit-lite checkpoint ({first}). Delete it; a training run then starts over from scratch.") from err
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint dict written by the engine.
+
+    Raises :class:`CheckpointError` naming the file when it is missing, truncated, corrupt or not one.
+    """
+    path = Path(path)
+    blob = _read(path, map_location)
     if not isinstance(blob, dict) or "model" not in blob or "config" not in blob:
         raise CheckpointError(f"{path} is not an sslvit-lite checkpoint (no 'model' and 'config' entries)")
     return blob
@@ -118,28 +124,93 @@ def build_backbone(config: Mapping) -> nn.Module:
                      **dict(config.get("vit_kwargs") or {}))
 
 
-def load_backbone(checkpoint: str | os.PathLike | dict, map_location: str | torch.device = "cpu"
-                  ) -> tuple[nn.Module, dict]:
-    """The pre-trained ViT of a run (in eval mode) and an info dict.
+def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "") -> None:
+    """Load ``state`` into ``model`` or raise a CheckpointError naming the missing, unexpected
+    and wrongly shaped keys (the first 12 of each, missing and mis-shaped ones in model order).
 
-    ``checkpoint``: a checkpoint file, a run folder (uses ``final.pt``, else ``last.pt``) or an
-    already loaded checkpoint dict. ``info`` holds ``config``, ``step``, ``total_steps``,
-    ``finished``, ``provenance``, ``normalization`` (the mean/std the views were normalised with)
-    and ``path`` (None for a dict).
+    A relative position index the model computes itself is taken from the model when the file has
+    none: timm saves BEiT's ``relative_position_index`` as a persistent buffer up to 1.0.22 and as a
+    non-persistent one since, so either layout loads.
+    """
+    not_tensors = sorted(k for k, v in state.items() if not isinstance(v, torch.Tensor))
+    if not_tensors:
+        raise CheckpointError(f"checkpoint {source} holds non-tensor entries where weights belong: "
+                              f"{', '.join(not_tensors[:12])}")
+    expected = model.state_dict()
+    computed = {k: v for k, v in expected.items() if k.endswith("relative_position_index") and k not in state}
+    state = {**state, **computed}
+    missing = [k for k in expected if k not in state]
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+                  for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    problems = [(label, keys) for label, keys in
+                (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)) if keys]
+    if problems:
+        lines = [f"  {label} ({len(keys)}): {', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}"
+                 for label, keys in problems]
+        raise CheckpointError(f"checkpoint {source} does not fit {type(model).__name__}:\n" + "\n".join(lines))
+    model.load_state_dict(state, strict=True)
+
+
+def vit_state(state: Mapping[str, torch.Tensor]) -> dict:
+    """A timm ViT state dict out of an objective's or a wrapped model's: the ``backbone.`` part when there is
+    one, ``module.`` (DDP) and ``_orig_mod.`` (torch.compile) prefixes stripped, a classifier ``head`` dropped."""
+    if any(k.startswith(BACKBONE_PREFIX) for k in state):
+        state = backbone_state(dict(state))
+    cleaned = {}
+    for key, value in state.items():
+        while key.startswith(("_orig_mod.", "module.")):
+            key = key.split(".", 1)[1]
+        if not key.startswith("head."):
+            cleaned[key] = value
+    return cleaned
+
+
+def load_backbone(checkpoint: str | os.PathLike | dict, map_location: str | torch.device = "cpu", *,
+                  arch: str | None = None, img_size: int | None = None, patch_size: int | None = None,
+                  vit_kwargs: Mapping | None = None) -> tuple[nn.Module, dict]:
+    """The pre-trained ViT in a file (in eval mode) and an info dict: the one loader for backbones.
+
+    ``checkpoint``: a checkpoint file, a run folder (uses ``final.pt``, else ``last.pt``) or an already
+    loaded dict. It may be a checkpoint of the engine (``model`` with ``backbone.`` keys and ``config``)
+    or a plain ViT state dict (``torch.save(vit.state_dict())``, also under a ``state_dict`` key;
+    ``module.``/``_orig_mod.`` prefixes and a ``head`` are tolerated). A plain state dict is built as
+    ``arch`` / ``img_size`` / ``patch_size`` / ``vit_kwargs`` (default ``vit_tiny``, 32 px, patch 4); for an
+    engine checkpoint these may be given only when they agree with its config (else ValueError).
+
+    ``info`` holds ``config`` (``{}`` for a plain state dict), ``kind``, ``arch``, ``img_size``,
+    ``patch_size``, ``step``, ``total_steps``, ``finished``, ``provenance``, ``normalization`` and ``path``
+    (None for a dict). A missing, unreadable or non-fitting file raises :class:`CheckpointError`.
     """
     path = None
     if not isinstance(checkpoint, dict):
         path = find_checkpoint(checkpoint)
-        checkpoint = load_checkpoint(path, map_location)
-    config = checkpoint["config"]
-    vit = build_backbone(config)
-    missing, unexpected = vit.load_state_dict(backbone_state(checkpoint["model"]), strict=False)
-    if missing or unexpected:
-        raise CheckpointError(f"checkpoint does not match {config['arch']} (missing {missing[:5]}, "
-                              f"unexpected {unexpected[:5]})")
-    info = {"config": config, "step": checkpoint.get("step"), "total_steps": checkpoint.get("total_steps"),
-            "finished": checkpoint.get("finished", False), "provenance": checkpoint.get("provenance", {}),
-            "normalization": checkpoint.get("normalization"), "path": str(path) if path else None}
+        checkpoint = _read(path, map_location)
+        if not isinstance(checkpoint, dict):
+            raise CheckpointError(f"{path} holds a {type(checkpoint).__name__}, not a state dict or checkpoint")
+    source = str(path) if path else "dict"
+    config = checkpoint["config"] if isinstance(checkpoint.get("config"), dict) else {}
+    given = {"arch": arch, "img_size": img_size, "patch_size": patch_size}
+    conflicts = [f"{k}={config[k]!r} in the checkpoint but {v!r} requested" for k, v in given.items()
+                 if v is not None and k in config and config[k] != v]
+    stored_kwargs = dict(config.get("vit_kwargs") or {})
+    if vit_kwargs and stored_kwargs and dict(vit_kwargs) != stored_kwargs:
+        conflicts.append(f"vit_kwargs={stored_kwargs!r} in the checkpoint but {dict(vit_kwargs)!r} requested")
+    if conflicts:
+        raise ValueError(f"{source}: " + "; ".join(conflicts))
+    settings = {k: v if v is not None else config.get(k, PLAIN_DEFAULTS[k]) for k, v in given.items()}
+    if isinstance(checkpoint.get("model"), dict):
+        state, kind = checkpoint["model"], "training checkpoint"
+    elif isinstance(checkpoint.get("state_dict"), dict):
+        state, kind = checkpoint["state_dict"], "checkpoint with state_dict"
+    else:
+        state, kind = checkpoint, "state dict"
+    vit = build_backbone({**settings, "vit_kwargs": stored_kwargs or dict(vit_kwargs or {})})
+    load_state_dict_strict(vit, vit_state(state), source=source)  # fp16 files are cast to the model's fp32
+    info = {"config": config, "kind": kind, **settings, "step": checkpoint.get("step"),
+            "total_steps": checkpoint.get("total_steps"), "finished": checkpoint.get("finished", False),
+            "provenance": checkpoint.get("provenance", {}), "normalization": checkpoint.get("normalization"),
+            "path": str(path) if path else None}
     return vit.to(map_location).eval(), info
 
 

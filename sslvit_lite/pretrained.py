@@ -51,7 +51,7 @@ from timm.models.beit import Beit, gen_relative_position_index
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from sslvit_lite.checkpoint import CheckpointError
+from sslvit_lite.checkpoint import CheckpointError, load_state_dict_strict
 from sslvit_lite.data import IMAGENET_MEAN, IMAGENET_STD
 from sslvit_lite.download import download
 from sslvit_lite.registry import CHECKPOINTS, CheckpointInfo, checkpoint_info
@@ -193,36 +193,6 @@ def _convert_dino(raw: Any, name: str) -> dict[str, torch.Tensor]:
 # ----------------------------------------------------------------------------------------------
 # Loading
 # ----------------------------------------------------------------------------------------------
-
-def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "") -> None:
-    """Load ``state`` into ``model`` or raise a CheckpointError naming the missing, unexpected
-    and wrongly shaped keys (the first 12 of each, missing and mis-shaped ones in model order).
-
-    A relative position index the model computes itself is taken from the model when the file has
-    none: timm saves BEiT's ``relative_position_index`` as a persistent buffer up to 1.0.22 and as a
-    non-persistent one since, and the official SimMIM file's index is checked against timm's on
-    conversion (:func:`_check_relative_position_index`), so either layout loads.
-    """
-    not_tensors = sorted(k for k, v in state.items() if not isinstance(v, torch.Tensor))
-    if not_tensors:
-        raise CheckpointError(f"checkpoint {source} holds non-tensor entries where weights belong: "
-                              f"{', '.join(not_tensors[:12])}")
-    expected = model.state_dict()
-    computed = {k: v for k, v in expected.items() if k.endswith("relative_position_index") and k not in state}
-    state = {**state, **computed}
-    missing = [k for k in expected if k not in state]
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-                  for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
-    problems = [(label, keys) for label, keys in
-                (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)) if keys]
-    if problems:
-        lines = [f"  {label} ({len(keys)}): {', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}"
-                 for label, keys in problems]
-        raise CheckpointError(f"checkpoint {source} does not fit {type(model).__name__}:\n"
-                              + "\n".join(lines))
-    model.load_state_dict(state, strict=True)
-
 
 def load_official(name: str, path: str | os.PathLike, **overrides: int) -> nn.Module:
     """The timm model of ``name`` with the weights of the official file at ``path``, in eval mode.

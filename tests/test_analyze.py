@@ -8,8 +8,8 @@ import torch
 from sslvit_lite.analysis.attention import attention_entropy, attention_nmi, head_jsd, mean_attention_distance, query_jsd
 from sslvit_lite.analysis.representation import unison_ratio
 from sslvit_lite.analysis.fourier import fourier_log_amplitude
-from sslvit_lite.analyze import compute_metrics, load_vit_from_checkpoint, main
-from sslvit_lite.checkpoint import CheckpointError
+from sslvit_lite.analyze import compute_metrics, main
+from sslvit_lite.checkpoint import CheckpointError, load_backbone
 from sslvit_lite.claims import scoreboard
 from sslvit_lite.vit import build_vit, capture
 
@@ -143,25 +143,25 @@ def test_loads_project_training_checkpoints_and_run_folders(tmp_path):
     run.mkdir()
     torch.save(training_checkpoint(vit), run / "final.pt")
     for path in (run / "final.pt", run):
-        loaded, info = load_vit_from_checkpoint(path)
+        loaded, info = load_backbone(path)
         assert info["kind"] == "training checkpoint" and info["step"] == 7 and info["img_size"] == 16
         for key, value in vit.state_dict().items():
             assert torch.equal(loaded.state_dict()[key], value), key
     with pytest.raises(ValueError, match="img_size=16 in the checkpoint but 32 requested"):
-        load_vit_from_checkpoint(run, img_size=32)
+        load_backbone(run, img_size=32)
 
 
 def test_plain_state_dicts_tolerate_prefixes_and_heads_but_not_wrong_architectures(tmp_path):
     vit = build_vit("vit_tiny", img_size=16, patch_size=4, num_classes=10)
     state = {f"module._orig_mod.{k}": v for k, v in vit.state_dict().items()}  # DDP + torch.compile
     torch.save(state, tmp_path / "wrapped.pt")
-    loaded, info = load_vit_from_checkpoint(tmp_path / "wrapped.pt", "vit_tiny", 16, 4)
+    loaded, info = load_backbone(tmp_path / "wrapped.pt", arch="vit_tiny", img_size=16, patch_size=4)
     assert info["kind"] == "state dict"
     assert torch.equal(loaded.state_dict()["cls_token"], vit.state_dict()["cls_token"])
     with pytest.raises(CheckpointError, match="does not fit"):
-        load_vit_from_checkpoint(tmp_path / "wrapped.pt", "vit_small", 16, 4)
+        load_backbone(tmp_path / "wrapped.pt", arch="vit_small", img_size=16, patch_size=4)
     with pytest.raises(CheckpointError, match="no checkpoint"):
-        load_vit_from_checkpoint(tmp_path / "missing.pt")
+        load_backbone(tmp_path / "missing.pt")
 
 
 def test_cli_resizes_the_arch_for_a_plain_state_dict_of_a_smaller_vit(tmp_path, capsys):

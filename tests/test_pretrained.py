@@ -10,9 +10,8 @@ import torch
 from official_stand_ins import (SMALL, fake_entry, official_encoder, official_file, reference_forward,
                                 reference_rpb_index, save_stand_in)
 from sslvit_lite import pretrained
-from sslvit_lite.checkpoint import CheckpointError
-from sslvit_lite.pretrained import (CHECKPOINTS, build_model, convert_state_dict, load_official, load_pretrained,
-                                    load_state_dict_strict)
+from sslvit_lite.checkpoint import CheckpointError, load_state_dict_strict
+from sslvit_lite.pretrained import CHECKPOINTS, build_model, convert_state_dict, load_official, load_pretrained
 from sslvit_lite.safe_unpickle import read_checkpoint
 from sslvit_lite.vit import capture
 
