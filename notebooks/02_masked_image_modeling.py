@@ -80,7 +80,7 @@ from sslvit_lite.presets import get_preset, resolve
 from sslvit_lite.probing import evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.results import models_probe_table, probe_models, probe_summary, probe_table
-from sslvit_lite.zoo import RESULTS_DIR, saved_checkpoint_path, trained_backbone
+from sslvit_lite.saved_runs import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 
 torch.manual_seed(seed)
 device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -87,7 +87,7 @@ from sslvit_lite.presets import get_preset
 from sslvit_lite.provenance import provenance
 from sslvit_lite.vit import patch_grid
 from sslvit_lite.results import verdict_table
-from sslvit_lite.zoo import RESULTS_DIR, saved_checkpoint_path, trained_backbone
+from sslvit_lite.saved_runs import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 
 TITLES, COLORS = model_styles("mocov3", "simmim")
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA

@@ -82,7 +82,7 @@ from sslvit_lite.presets import get_preset
 from sslvit_lite.provenance import provenance
 from sslvit_lite.vit import capture, model_input, patch_grid
 from sslvit_lite.results import verdict_table
-from sslvit_lite.zoo import saved_checkpoint_path, trained_backbone
+from sslvit_lite.saved_runs import saved_checkpoint_path, trained_backbone
 
 TITLES, COLORS = model_styles("mocov3", "simmim", "mae")
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA

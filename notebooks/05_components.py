@@ -78,7 +78,7 @@ from sslvit_lite.probing import block_probes, evaluation_split, finetune
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.results import verdict_table
 from sslvit_lite.vit import capture, patch_grid
-from sslvit_lite.zoo import RESULTS_DIR, trained_backbone
+from sslvit_lite.saved_runs import RESULTS_DIR, trained_backbone
 
 torch.manual_seed(seed)
 preset = get_preset(preset).name  # "auto" resolved once, so run folders and captions name the real preset

@@ -90,7 +90,7 @@ from sslvit_lite.probing import extract_features
 from sslvit_lite.provenance import provenance
 from sslvit_lite.vit import model_input
 from sslvit_lite.results import verdict_table
-from sslvit_lite.zoo import saved_checkpoint_path, trained_backbone
+from sslvit_lite.saved_runs import saved_checkpoint_path, trained_backbone
 
 TITLES, COLORS = model_styles("mocov3", "simmim")
 device = "cuda" if torch.cuda.is_available() else "cpu"

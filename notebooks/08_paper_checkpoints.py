@@ -93,14 +93,14 @@ from PIL import Image
 from sslvit_lite.analysis.attention import patch_distances, patch_index, query_map
 from sslvit_lite.analysis.reference import reference
 from sslvit_lite.analysis.representation import image_silhouette, token_tsne
-from sslvit_lite.analyze import compute_metrics
+from sslvit_lite.measure import compute_metrics
 from sslvit_lite.claims import CLAIMS, scoreboard
 from sslvit_lite.checkpoint import CheckpointError
 from sslvit_lite.data import IMAGENET_MEAN, IMAGENET_STD, DatasetUnavailableError, load_dataset, normalize
 from sslvit_lite.display import html_table
 from sslvit_lite.download import DownloadError
 from sslvit_lite.presets import get_preset
-from sslvit_lite.pretrained import build_model, load_pretrained
+from sslvit_lite.official import build_model, load_pretrained
 from sslvit_lite.registry import CHECKPOINTS
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import capture, patch_grid

@@ -79,7 +79,7 @@ import torch
 from IPython.display import Markdown, display
 from matplotlib.colors import ListedColormap
 
-from sslvit_lite.analyze import compute_metrics
+from sslvit_lite.measure import compute_metrics
 from sslvit_lite.claims import CLAIMS, MARGINS, STATUSES, margins, scoreboard, scoreboard_markdown, spreads
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.checkpoint import build_backbone
@@ -89,7 +89,7 @@ from sslvit_lite.probing import block_probes, evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.reproduce import Reproduction
 from sslvit_lite.results import INIT_TITLES
-from sslvit_lite.zoo import RESULTS_DIR, trained_backbone
+from sslvit_lite.saved_runs import RESULTS_DIR, trained_backbone
 
 TITLES, COLORS = model_styles("mocov3", "simmim", "mae", "hybrid", "random_init")
 device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -40,7 +40,7 @@ PLAIN_DEFAULTS = {"arch": "vit_tiny", "img_size": 32, "patch_size": 4}  # a plai
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt or truncated, is not from sslvit-lite, or does not fit the
-    model it is loaded into (also raised for the paper's official files, :mod:`sslvit_lite.pretrained`)."""
+    model it is loaded into (also raised for the paper's official files, :mod:`sslvit_lite.official`)."""
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
@@ -88,7 +88,7 @@ def training_log(checkpoint: str | os.PathLike) -> list[dict]:
     """The loss records a run logged, oldest first; ``[]`` when there is no log.
 
     The log is ``metrics.jsonl`` beside a run's ``final.pt`` / ``last.pt``, or ``<name>.metrics.jsonl``
-    beside an exported checkpoint ``<name>.pt`` (:func:`sslvit_lite.zoo.export_run`). Event records
+    beside an exported checkpoint ``<name>.pt`` (:func:`sslvit_lite.saved_runs.export_run`). Event records
     (resumes, skipped steps) are left out.
     """
     path = Path(checkpoint)

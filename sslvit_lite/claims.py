@@ -56,7 +56,7 @@ Results schema (every key optional; a missing key makes only its claims "not mea
     }
 
 The per-model dicts are exactly the ``"metrics"`` written by ``python -m sslvit_lite analyze``
-(:mod:`sslvit_lite.analyze`) plus what probes and fine-tuning add.
+(:mod:`sslvit_lite.measure`) plus what probes and fine-tuning add.
 
 Depth windows. The paper's statements refer to ViT-B's 12 blocks ("blocks 9–12"); for a
 model with L blocks the window starts at block ceil(first · L / 12), e.g. blocks 5–6 of 6.

@@ -2,7 +2,7 @@
 
 ``train`` pre-trains one objective with a preset (see :mod:`sslvit_lite.presets`), resuming from
 ``--out`` when a run is there; run it under ``torchrun --nproc_per_node N`` for DDP. ``analyze``
-hands the rest of the command line to :func:`sslvit_lite.analyze.main`, ``reproduce`` to
+hands the rest of the command line to :func:`sslvit_lite.measure.main`, ``reproduce`` to
 :func:`sslvit_lite.reproduce.main` (every objective, every analysis, the probes and the claims).
 
 Every value is checked before anything is written: a wrong name fails with a message listing
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (argparse exits with 2 on a malformed command line)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "analyze":
-        from sslvit_lite.analyze import main as analyze_main
+        from sslvit_lite.measure import main as analyze_main
 
         return analyze_main(argv[1:]) or 0
     if argv and argv[0] == "reproduce":

@@ -89,7 +89,7 @@ def to_rgb(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
 def model_origin(title: str, info: dict) -> str:
     """One caption line for a trained backbone: its title, origin (saved run / trained now) and provenance.
 
-    ``info`` is the dict :func:`sslvit_lite.zoo.trained_backbone` returns with the model; its
+    ``info`` is the dict :func:`sslvit_lite.saved_runs.trained_backbone` returns with the model; its
     ``provenance`` names preset, epochs, device and commit.
     """
     return f"{title}: {info['origin']} · {provenance_caption(info['provenance'])}"
@@ -110,7 +110,7 @@ class Captions:
     """The provenance captions of one chapter's figures: where each model and the analysis came from.
 
     ``titles``: model name → title; ``infos``: model name → the info dict of
-    :func:`sslvit_lite.zoo.trained_backbone`.
+    :func:`sslvit_lite.saved_runs.trained_backbone`.
     """
 
     def __init__(self, titles: dict[str, str], infos: dict[str, dict]):

@@ -1,4 +1,4 @@
-"""Downloading the official checkpoints of :mod:`sslvit_lite.pretrained` into a local cache.
+"""Downloading the official checkpoints of :mod:`sslvit_lite.official` into a local cache.
 
 Files go to ``$SSLVIT_CACHE/checkpoints`` (default ``~/.cache/sslvit_lite/checkpoints``), are
 fetched to ``<file>.part`` and resumed from there with HTTP Range requests, are checked against

@@ -28,7 +28,7 @@ from typing import Sequence
 import torch
 
 from sslvit_lite.analysis.attention import patch_distances
-from sslvit_lite.analyze import compute_metrics
+from sslvit_lite.measure import compute_metrics
 from sslvit_lite.checkpoint import load_backbone, load_checkpoint
 from sslvit_lite.vit import patch_grid
 

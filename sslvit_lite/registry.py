@@ -1,5 +1,5 @@
 """The registry of the official checkpoints the book can load: where each is published, its digest,
-architecture and key layout. :mod:`sslvit_lite.download` fetches them and :mod:`sslvit_lite.pretrained`
+architecture and key layout. :mod:`sslvit_lite.download` fetches them and :mod:`sslvit_lite.official`
 converts them; both read this table, so neither imports the other's internals.
 """
 

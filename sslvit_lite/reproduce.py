@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 import torch
 
 from sslvit_lite.analysis.fourier import fourier_by_depth
-from sslvit_lite.analyze import compute_metrics
+from sslvit_lite.measure import compute_metrics
 from sslvit_lite.checkpoint import CheckpointError, build_backbone, load_backbone, load_objective
 from sslvit_lite.claims import margins, scoreboard, scoreboard_markdown, spreads
 from sslvit_lite.data import DatasetUnavailableError, dataset_stats, load_dataset
@@ -51,7 +51,7 @@ from sslvit_lite.sweep import (ANALYSIS_KEYS, SCHEMA, check_lambdas, claims_resu
                                saved_sweep_path)
 from sslvit_lite.train import pretrain
 from sslvit_lite.vit import model_input, patch_grid
-from sslvit_lite.zoo import export_run
+from sslvit_lite.saved_runs import export_run
 
 
 STAGES = ("train", "export", "evaluate", "analyze", "emergence", "sweep", "claims", "figures")
@@ -281,7 +281,7 @@ class Reproduction:
     # -- 4. analyze ----------------------------------------------------------------------------
 
     def analyze(self) -> dict:
-        """Every analysis (:func:`sslvit_lite.analyze.compute_metrics`) of every encoder of :meth:`encoders`
+        """Every analysis (:func:`sslvit_lite.measure.compute_metrics`) of every encoder of :meth:`encoders`
         (each model's ``"init"`` recorded), on the same test images; MAE's decoder in Fourier space too."""
         if self._done("analysis.json"):
             return self._read("analysis.json")

@@ -1,6 +1,6 @@
 """The committed results of ``reproduce``, read the same way by every chapter and the results README.
 
-``results/laptop/`` (:data:`sslvit_lite.zoo.RESULTS_DIR`) holds ``evaluation.json`` (every encoder, the probe
+``results/laptop/`` (:data:`sslvit_lite.saved_runs.RESULTS_DIR`) holds ``evaluation.json`` (every encoder, the probe
 protocol of :data:`sslvit_lite.probing.PROTOCOL` and the [CLS] extra), ``analysis.json`` and
 ``scoreboard.json``. Two readers keep the numbers the same wherever they appear:
 
@@ -18,7 +18,7 @@ from typing import Iterable
 
 from sslvit_lite.display import html_table
 from sslvit_lite.probing import evaluate_backbone
-from sslvit_lite.zoo import RESULTS_DIR
+from sslvit_lite.saved_runs import RESULTS_DIR
 
 OBJECTIVE_TITLES = {"mocov3": "MoCo v3 (CL)", "simmim": "SimMIM (MIM)", "mae": "MAE (MIM)", "hybrid": "hybrid λ = 0.2"}
 INIT_TITLES = {"mocov3": "MoCo v3's init", "mae": "MAE's init", "timm": "timm's init"}

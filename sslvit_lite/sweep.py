@@ -3,7 +3,7 @@
 - **over λ** (Fig 12): the hybrid L = (1 − λ)·L_SimMIM + λ·L_MoCo is pre-trained for several
   λ (:func:`train_point`, the engine's ``pretrain("hybrid", hparams={"lam": λ})``); each backbone is
   probed and optionally fine-tuned on its last block (:func:`sslvit_lite.probing.evaluate_backbone`) and analysed per
-  depth (NMI, Fourier Δ, attention distance, :func:`sslvit_lite.analyze.compute_metrics`).
+  depth (NMI, Fourier Δ, attention distance, :func:`sslvit_lite.measure.compute_metrics`).
   :func:`hybrid_sweep` returns a JSON-able table (schema :data:`SCHEMA`)::
 
       {"schema", "dataset", "preset", "data_source", "lambdas", "evaluation": {settings},
@@ -37,7 +37,7 @@ from typing import Sequence
 
 import torch
 
-from sslvit_lite.analyze import compute_metrics
+from sslvit_lite.measure import compute_metrics
 from sslvit_lite.checkpoint import build_backbone, load_backbone, training_log
 from sslvit_lite.data import dataset_stats
 from sslvit_lite.naming import run_name
@@ -45,7 +45,7 @@ from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import POOLS, check_pool, evaluate_backbone, evaluation_split
 from sslvit_lite.provenance import provenance
 from sslvit_lite.train import pretrain
-from sslvit_lite.zoo import RESULTS_DIR
+from sslvit_lite.saved_runs import RESULTS_DIR
 
 SCHEMA = "sslvit_lite.sweep/1"
 DEFAULT_LAMBDAS = (0.0, 0.2, 0.4, 0.6, 1.0)

@@ -1,5 +1,5 @@
 """Stand-ins for the official checkpoint files, a reference forward from the official code, and a fake
-web, shared by test_pretrained.py, test_safe_unpickle.py and test_download.py (nothing is downloaded).
+web, shared by test_official.py, test_safe_unpickle.py and test_download.py (nothing is downloaded).
 
 The stand-ins are built from the key names and shapes of the official encoders, not from timm, and
 the reference forward written from the official code (MoCo v3 / SimMIM ViTs) checks the converted

@@ -568,7 +568,7 @@ def laptop():
     """The claims input of the committed laptop runs: real trained encoders (every seed) and real random-init
     encoders (three per initialisation), measured by `reproduce` (no data or training needed here)."""
     from sslvit_lite.reproduce import Reproduction
-    from sslvit_lite.zoo import RESULTS_DIR
+    from sslvit_lite.saved_runs import RESULTS_DIR
 
     repro = Reproduction("cpu", RESULTS_DIR, seeds=2)
     return repro, repro.claims_input()

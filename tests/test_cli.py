@@ -53,11 +53,11 @@ def test_train_runs_a_smoke_preset_with_overrides(tmp_path, capsys):
     assert config["hparams"]["mask_ratio"] == 0.5 and config["data_source"] == "sample"
 
 
-def test_analyze_passes_the_rest_of_the_command_line_through(monkeypatch):
+def test_measure_passes_the_rest_of_the_command_line_through(monkeypatch):
     seen = []
-    fake = types.ModuleType("sslvit_lite.analyze")
+    fake = types.ModuleType("sslvit_lite.measure")
     fake.main = lambda argv: seen.append(argv) or 0
-    monkeypatch.setitem(sys.modules, "sslvit_lite.analyze", fake)
+    monkeypatch.setitem(sys.modules, "sslvit_lite.measure", fake)
     assert main(["analyze", "runs/mae", "--what", "attention", "--help"]) == 0
     assert seen == [["runs/mae", "--what", "attention", "--help"]]
 

@@ -10,7 +10,7 @@ import torch
 from official_stand_ins import SMALL, FakeWeb, fake_entry, save_stand_in
 from sslvit_lite import download as downloads
 from sslvit_lite.download import DownloadError, default_cache_dir, download, drive_confirm_url
-from sslvit_lite.pretrained import CHECKPOINTS, load_official, load_pretrained
+from sslvit_lite.official import CHECKPOINTS, load_official, load_pretrained
 
 
 def test_download_resumes_after_an_interruption(tmp_path, monkeypatch):

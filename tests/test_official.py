@@ -1,4 +1,4 @@
-"""Official checkpoints → timm models (sslvit_lite.pretrained), tested offline on stand-in files in each
+"""Official checkpoints → timm models (sslvit_lite.official), tested offline on stand-in files in each
 official key layout (tests/official_stand_ins.py)."""
 
 import io
@@ -9,9 +9,9 @@ import torch
 
 from official_stand_ins import (SMALL, fake_entry, official_encoder, official_file, reference_forward,
                                 reference_rpb_index, save_stand_in)
-from sslvit_lite import pretrained
+from sslvit_lite import official
 from sslvit_lite.checkpoint import CheckpointError, load_state_dict_strict
-from sslvit_lite.pretrained import CHECKPOINTS, build_model, convert_state_dict, load_official, load_pretrained
+from sslvit_lite.official import CHECKPOINTS, build_model, convert_state_dict, load_official, load_pretrained
 from sslvit_lite.safe_unpickle import read_checkpoint
 from sslvit_lite.vit import capture
 
@@ -91,7 +91,7 @@ def test_real_size_models_fit_the_official_layout(name):
     load_state_dict_strict(model, convert_state_dict(name, official_file(CHECKPOINTS[name].format, enc)))
     assert model.embed_dim == embed_dim and len(model.blocks) == 12
     assert {blk.attn.num_heads for blk in model.blocks} == {12}  # ViT-S too: 12 heads of 32 dims
-    assert model.pretrained_cfg["mean"] == pretrained.IMAGENET_MEAN
+    assert model.pretrained_cfg["mean"] == official.IMAGENET_MEAN
 
 
 def test_missing_and_unexpected_keys_are_named(tmp_path):
@@ -192,7 +192,7 @@ def test_timm_source_asks_timm_for_the_same_tag(monkeypatch):
 def test_simmim_loads_whether_timm_saves_the_index_buffer_or_not(tmp_path, monkeypatch, persistent):
     """timm up to 1.0.22 keeps BEiT's relative_position_index in the state dict; later versions do not."""
     path, _ = save_stand_in(tmp_path, "simmim_vit_base")
-    build = pretrained.build_model
+    build = official.build_model
 
     def build_like_this_timm(name, **overrides):
         model = build(name, **overrides)
@@ -202,7 +202,7 @@ def test_simmim_loads_whether_timm_saves_the_index_buffer_or_not(tmp_path, monke
         rpb.register_buffer("relative_position_index", index, persistent=persistent)
         return model
 
-    monkeypatch.setattr(pretrained, "build_model", build_like_this_timm)
+    monkeypatch.setattr(official, "build_model", build_like_this_timm)
     model = load_official("simmim_vit_base", path, **SMALL)
     assert ("rel_pos_bias.relative_position_index" in model.state_dict()) == persistent
     assert torch.equal(model.rel_pos_bias.relative_position_index,

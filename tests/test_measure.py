@@ -8,7 +8,7 @@ import torch
 from sslvit_lite.analysis.attention import attention_entropy, attention_nmi, head_jsd, mean_attention_distance, query_jsd
 from sslvit_lite.analysis.representation import unison_ratio
 from sslvit_lite.analysis.fourier import fourier_log_amplitude
-from sslvit_lite.analyze import compute_metrics, main
+from sslvit_lite.measure import compute_metrics, main
 from sslvit_lite.checkpoint import CheckpointError, load_backbone
 from sslvit_lite.claims import scoreboard
 from sslvit_lite.vit import build_vit, capture

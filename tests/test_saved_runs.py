@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from sslvit_lite.checkpoint import load_checkpoint
-from sslvit_lite.zoo import export_run, saved_checkpoint_path, trained_backbone
+from sslvit_lite.saved_runs import export_run, saved_checkpoint_path, trained_backbone
 
 
 def test_trains_when_nothing_is_saved_then_loads_the_exported_run(tmp_path):

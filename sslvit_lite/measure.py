@@ -30,7 +30,7 @@ from sslvit_lite.data import DatasetUnavailableError, dataset_stats, load_datase
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import capture, model_input, patch_grid
 
-SCHEMA = "sslvit_lite.analyze/1"
+SCHEMA = "sslvit_lite.measure/1"
 CONVENTIONS = {
     "attention_distance": "blocks 1..L, [per head], pixels of the model input, CLS dropped (Fig 3)",
     "nmi": "blocks 1..L, [per head], CLS dropped (Fig 4)",
