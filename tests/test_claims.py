@@ -273,26 +273,6 @@ def test_claim_result_rejects_unknown_status():
         ClaimResult(1, "c", "maybe")
 
 
-def test_reference_values_have_consistent_depths_tags_and_sources():
-    for key in ref.reference_keys():
-        r = ref.reference(key)
-        assert r.tag in ("[NB]", "[FIG]") and r.source, key
-    for key in ref.reference_keys("fourier_delta"):
-        r = ref.reference(key)
-        if isinstance(r, ref.ReferenceCurve):
-            assert r.x == tuple(range(13)), key  # depths 0..12
-    for metric in ("attention_distance", "nmi", "linear_probe"):
-        assert all(ref.reference(k).x == tuple(range(1, 13)) for k in ref.reference_keys(metric)), metric
-    assert ref.reference("fourier_delta/mae_decoder/fig").low == -3.45
-    assert [p["lambda"] for p in ref.HYBRID_SWEEP["points"]] == [0.0, 0.2, 0.4, 0.6, 1.0]
-    with pytest.raises(ValueError, match="valid:"):
-        ref.reference("nmi/simmim/nb")
-    with pytest.raises(ValueError, match="valid:"):
-        ref.reference_keys("accuracy")
-    with pytest.raises(ValueError, match="x has 2 values but y has 1"):
-        ref.ReferenceCurve("k", "nmi", "m", (1, 2), (0.1,), "block", "", "[NB]", "src")
-
-
 # ------------------------------------------------------------------ controls: what an untrained model cannot pass
 
 
