@@ -26,6 +26,7 @@ book: $(STAMP)
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter-book build . --builder html -W --keep-going
 	test -f _build/html/index.html
+	! grep -rlE 'src="https?://[^"]*(mathjax|katex)' _build/html --include=*.html   # formulas must not need a CDN
 
 # Train every objective at the laptop preset and measure everything (about 75 min on 2 cores;
 # resumable: run it again after an interruption). Needs CIFAR-10 ($$SSLVIT_DATA or the network).

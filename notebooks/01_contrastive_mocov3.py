@@ -271,23 +271,26 @@ assert all(a <= b for a, b in zip(momenta, momenta[1:])), "m only grows"
 # %% [markdown]
 # ### InfoNCE, its temperature τ, and the 2τ factor
 #
-# For a batch of B images, the base branch gives queries q (after the predictor) and the momentum
-# branch gives keys k. Both are L2-normalised. Query i must pick out its own key k_i, the other view
-# of the same image, among all B keys. That is a B-way classification with logits q̂·k̂ᵀ/τ and the
-# positive on the diagonal:
+# For a batch of $B$ images, the base branch gives queries $q$ (after the predictor) and the momentum
+# branch gives keys $k$. Both are L2-normalised ($\hat q$, $\hat k$). Query $i$ must pick out its own
+# key $k_i$, the other view of the same image, among all $B$ keys. That is a $B$-way classification
+# with logits $\hat q \hat k^\top / \tau$ and the positive on the diagonal:
 #
-# > ctr(q, k) = 2τ · (1/B) · Σᵢ −log [ exp(q̂ᵢ·k̂ᵢ / τ) / Σⱼ exp(q̂ᵢ·k̂ⱼ / τ) ]
+# $$
+# \operatorname{ctr}(q, k) = 2\tau \cdot \frac{1}{B} \sum_{i=1}^{B}
+#   -\log \frac{\exp(\hat q_i \cdot \hat k_i / \tau)}{\sum_{j=1}^{B} \exp(\hat q_i \cdot \hat k_j / \tau)},
+# \qquad
+# \mathcal{L}_\text{CL} = \operatorname{ctr}(q_1, k_2) + \operatorname{ctr}(q_2, k_1).
+# $$
 #
-# (formulas on these pages are written in plain text, so they read the same offline).
-#
-# The loss is symmetrised, ctr(q₁, k₂) + ctr(q₂, k₁), so each view serves once as query and once as
-# key. The temperature τ = 0.2 sharpens the softmax, so most of the gradient comes from the hardest
-# negatives. The **2τ** factor is the official code's. The logits carry 1/τ, and so does the
-# gradient of the cross-entropy; multiplying by τ removes that factor, so changing τ does not change
+# The loss is symmetrised, so each view serves once as query and once as key. The temperature
+# $\tau = 0.2$ sharpens the softmax, so most of the gradient comes from the hardest negatives. The
+# **$2\tau$** factor is the official code's. The logits carry $1/\tau$, and so does the gradient of
+# the cross-entropy; multiplying by $\tau$ removes that factor, so changing $\tau$ does not change
 # the size of the gradient. Two reference values follow from the formula. When all logits are equal
-# the loss is 2τ·log B, chance level. When every query equals its key and all keys are orthogonal
-# it is 2τ·log(1 + (B − 1)·e^(−1/τ)). We compute the loss once by hand and compare it with
-# `infonce`.
+# the loss is $2\tau \log B$, chance level. When every query equals its key and all keys are
+# orthogonal it is $2\tau \log\bigl(1 + (B - 1)\, e^{-1/\tau}\bigr)$. We compute the loss once by
+# hand and compare it with `infonce`.
 #
 # The package's code, top to bottom: the loss of one pair of query and key batches, the queries
 # (base encoder, projector, predictor), the keys (momentum encoder, no gradient) and the symmetric

@@ -228,8 +228,14 @@ assert torch.equal(change > 0, expected), "only that token's p×p pixels change"
 # ### L1 on the masked pixels
 #
 # The target is the normalised input image itself. There is no per-patch normalisation in SimMIM.
-# The loss is the mean absolute error over the **masked** pixels only,
-# Σ|x − x̂|·mask / (Σmask + 10⁻⁵) / 3. Visible pixels are excluded because predicting them is a
+# The loss is the mean absolute error over the **masked** pixel positions $M$ only ($x_p$ holds the 3
+# colour values of position $p$):
+#
+# $$
+# \mathcal{L}_\text{SimMIM} = \frac{1}{3}\,\frac{\sum_{p} M_p \, \lVert x_p - \hat x_p \rVert_1}{\sum_p M_p + 10^{-5}}.
+# $$
+#
+# Visible pixels are excluded because predicting them is a
 # copy task that teaches nothing. So a prediction that is right on the masked pixels costs nothing,
 # whatever it says elsewhere. We compute the loss by hand and check both properties.
 #
@@ -287,7 +293,7 @@ assert torch.equal(ids_shuffle.gather(1, ids_restore), torch.arange(64).expand(n
 # ### Per-patch normalised targets (`norm_pix_loss`)
 #
 # MAE's released models regress each masked patch after normalising it by its **own** mean and
-# standard deviation, (t − mean)/√(var + 10⁻⁶). The target is then the pattern inside the patch:
+# standard deviation, $\tilde t = (t - \mu_t) / \sqrt{\sigma_t^2 + 10^{-6}}$. The target is then the pattern inside the patch:
 # edges, stripes, local contrast. The patch's average colour is removed, and the model no longer
 # spends effort on low-frequency colour it could guess from the neighbours. The MAE paper reports
 # better representations with this target. The bottom row shows what the model is asked to predict.
@@ -355,8 +361,14 @@ assert latent.shape[1] == mae.backbone.num_prefix_tokens + visible
 assert torch.allclose(latent, latent_scrambled, atol=1e-5)
 
 # %% [markdown]
-# The loss is the mean squared error between prediction and target, averaged over the *masked*
-# tokens only. By hand:
+# The loss is the mean squared error between prediction $\hat y$ and target $\tilde t$, averaged over
+# the $D = 48$ values of a patch and over the *masked* tokens $M$ only:
+#
+# $$
+# \mathcal{L}_\text{MAE} = \frac{\sum_n M_n \, \frac{1}{D} \lVert \hat y_n - \tilde t_n \rVert^2}{\sum_n M_n}.
+# $$
+#
+# By hand:
 
 # %%
 per_token = (prediction - mae.target(x)).pow(2).mean(dim=-1)  # (16, N)

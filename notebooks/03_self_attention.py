@@ -215,7 +215,13 @@ assert explorer.num_images == num_images and explorer.num_blocks == depth
 # readable: attending only to oneself gives 0 px, and **uniform attention** over the patch grid gives
 # the mean distance between two patches, 116.5 px on ViT-B/16's 14×14 grid of 16-px patches. Our
 # grid is smaller, so we compute our own uniform value and, to lay our curves next to the paper's,
-# divide by it: a value of 1 means "as global as uniform attention".
+# divide by it: a value of 1 means "as global as uniform attention". With $a_{qk}$ the attention of
+# query patch $q$ on key patch $k$ (renormalised over the $P$ patches) and $d_{qk}$ the distance
+# between their centres,
+#
+# $$
+# \bar d = \frac{1}{P} \sum_{q=1}^{P} \sum_{k=1}^{P} a_{qk}\, d_{qk}.
+# $$
 #
 # Distances are in pixels of the **model's input** (16 px at `smoke`, 32 px otherwise). The whole
 # measure is three lines of `sslvit_lite/analysis/attention.py`: renormalise the patch-to-patch
@@ -272,8 +278,14 @@ assert len(ref.y) == 12 and all(distance[n].shape == (depth, heads) for n in TIT
 #
 # If every query attends the same way, knowing the query tells you nothing about where the
 # attention goes. The official code measures this with the mutual information between the query
-# position q (uniform over patches) and the key position k drawn from the query's attention row,
-# normalised by √(H(q)·H(k)). NMI is 1 when every query attends to a different single patch and 0
+# position $q$ (uniform over patches) and the key position $k$ drawn from the query's attention row,
+#
+# $$
+# \operatorname{NMI}(q; k) = \frac{I(q; k)}{\sqrt{H(q)\, H(k)}},
+# \qquad p(q, k) = \tfrac{1}{P}\, a_{qk}.
+# $$
+#
+# NMI is 1 when every query attends to a different single patch and 0
 # when all queries share one distribution, uniform or not. Park et al. find MoCo v3's NMI peaking
 # around block 3 and falling to ≈0.01 at block 12: the "attention collapse into homogeneity".
 #

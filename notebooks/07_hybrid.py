@@ -23,9 +23,11 @@
 # The paper's last experiment {cite}`park2023what` tries "the simplest combination": train one
 # ViT backbone on a weighted sum of the two losses,
 #
-# > L = (1 − λ) · L_MIM + λ · L_CL,
+# $$
+# \mathcal{L} = (1 - \lambda)\, \mathcal{L}_\text{MIM} + \lambda\, \mathcal{L}_\text{CL},
+# $$
 #
-# where λ is the weight of CL: λ = 0 is SimMIM and λ = 1 is MoCo v3. Its Fig 12 reports that
+# where $\lambda$ is the weight of CL: $\lambda = 0$ is SimMIM and $\lambda = 1$ is MoCo v3. Its Fig 12 reports that
 # λ = 0.2 beats *both* pure models in linear probing and in fine-tuning (left), and that the hybrid's
 # early layers behave like MIM while its late layers behave like CL (middle: NMI; right: Fourier).
 # This chapter builds the loss, checks that its endpoints really are the two pure objectives,
