@@ -60,6 +60,7 @@ prefer_saved = True  # use the committed laptop runs (results/laptop/) when both
 results_dir = None  # None: the committed laptop runs, results/laptop/; saved runs are <results_dir>/checkpoints/<objective>-cifar10.pt
 num_images = 32  # test images behind the per-block metrics (the official notebook uses one batch of ≈60)
 image_index = 0  # which of them the static maps show
+explorer_images = 3  # images in the page's explorer (each adds ≈ 0.1 MB per model to the page)
 query_a = (10, 12)  # (row, col) pixel of the 32×32 image inside query patch A
 query_b = (24, 20)  # ... and query patch B (the paper's Fig. 2 uses two queries on one object)
 map_block = None  # block of the static maps (1-based); None: the last block
@@ -74,20 +75,23 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import HTML, display
 
 from sslvit_lite.analysis.attention import (attention_entropy, attention_nmi, head_jsd, mean_attention_distance,
                                            query_jsd)
 from sslvit_lite.analysis.reference import reference
+from sslvit_lite.checkpoint import build_backbone, load_backbone
 from sslvit_lite.claims import late_blocks
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.display import Captions, cpu_threads_for_small_models, html_table, model_styles
 from sslvit_lite.emergence import plot_emergence, uniform_distance
 from sslvit_lite.explorer import AttentionExplorer, live_frontend, record_attentions
+from sslvit_lite.naming import checkpoint_name
 from sslvit_lite.presets import get_preset
 from sslvit_lite.provenance import provenance
-from sslvit_lite.vit import patch_grid
 from sslvit_lite.results import verdict_table
 from sslvit_lite.saved_runs import RESULTS_DIR, saved_checkpoint_path, trained_backbone
+from sslvit_lite.vit import patch_grid
 
 TITLES, COLORS = model_styles("mocov3", "simmim")
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
@@ -189,22 +193,36 @@ assert all(torch.isclose(m.sum(), torch.tensor(1.0), atol=1e-5) for m in shown_m
 # %% [markdown]
 # ### Explore
 #
-# In Jupyter or Colab the cell below shows an explorer: choose the image, the query patch, the block
-# and the head, and compare both models' maps side by side. A rendered book has no kernel to answer
-# the sliders, so there (and in papermill runs) the cell shows nothing: open this chapter in Colab
-# with the rocket button at the top of the page to use it.
+# Choose an image, a block and a head, and click a patch of the picture to make it the query: each
+# model's map of that query appears beside it, on its own colour scale (the brightest patch is the one
+# the query attends most). Next to the chapter's two models are the committed MAE and CL+MIM hybrid
+# runs (when this page uses the saved runs) and a random initialisation of the same ViT, the baseline
+# every map should be read against. The maps of every query were computed when this page was built,
+# so the explorer works in the static book, with no kernel and no network. In Jupyter or Colab an
+# ipywidgets version with the same choices appears below it as well.
 
 # %%
+explored, explored_titles = dict(models), dict(TITLES)
+if use_saved:  # the other committed models of the same recipe; λ = 0.2 is the hybrid the paper scores
+    for name, lam in (("mae", None), ("hybrid", 0.2)):
+        saved_file = Path(results_dir or RESULTS_DIR) / "checkpoints" / checkpoint_name(name, "cifar10", lam=lam)
+        if saved_file.is_file():
+            explored[name] = load_backbone(saved_file)[0].float()
+            explored_titles[name] = model_styles(name)[0][name]
+torch.manual_seed(seed)
+explored["random_init"] = build_backbone(infos["mocov3"]["config"]).eval()  # same architecture and initialisation
+explored_titles["random_init"] = "random init"
+static_explorer = AttentionExplorer.from_models(explored, images[:explorer_images], CIFAR10_MEAN, CIFAR10_STD,
+                                                explored_titles)
+page_html = static_explorer.static_html(range(explorer_images), block=block, row=queries[0][0], col=queries[0][1])
+display(HTML(page_html))
 if live_frontend():
-    from IPython.display import display
-
     if "google.colab" in sys.modules:  # Colab draws ipywidgets 8 through its custom widget manager
         from google.colab import output
 
         output.enable_custom_widget_manager()
-    display(explorer.widget(image=image_index, row=queries[0][0], col=queries[0][1], block=block, head=map_head,
-                            caption=describe("mocov3") + "\n" + describe("simmim")))
-assert explorer.num_images == num_images and explorer.num_blocks == depth
+    display(explorer.widget(image=image_index, row=queries[0][0], col=queries[0][1], block=block, head=map_head))
+assert "http" not in page_html and len(explored) >= 3  # self-contained, and a random init beside the trained models
 
 # %% [markdown]
 # ## Mean attention distance

@@ -6,9 +6,10 @@ official notebook (Fig 2): the prefix (CLS) rows and columns are dropped, each r
 renormalised, and the query's row is shown on the patch grid with the ``plasma`` colormap.
 
 The data side (:meth:`AttentionExplorer.attention_map`, :meth:`AttentionExplorer.figure`) is
-plain torch/matplotlib and works anywhere; only :meth:`AttentionExplorer.widget` needs
-ipywidgets (the ``notebooks`` extra), and it is worth showing only with a live kernel
-(:func:`live_frontend`): a rendered book or a papermill run has nobody to move the sliders.
+plain torch/matplotlib and works anywhere; :meth:`AttentionExplorer.widget` needs ipywidgets (the
+``notebooks`` extra) and a live kernel (:func:`live_frontend`). For the rendered book,
+:meth:`AttentionExplorer.static_html` precomputes every map (each image, block, head and query) into
+one HTML block that a browser explores with a few lines of JavaScript: no kernel, no network.
 
 Shapes: images uint8 (N, 3, H, W); attentions per model a list over blocks of (N, Hd, T, T)
 post-softmax probabilities with T = prefix + R·C tokens (as recorded by
@@ -17,7 +18,10 @@ post-softmax probabilities with T = prefix + R·C tokens (as recorded by
 
 from __future__ import annotations
 
+import base64
+import json
 import textwrap
+import uuid
 from typing import Mapping, Sequence
 
 import torch
@@ -236,3 +240,150 @@ class AttentionExplorer:
         redraw()
         return widgets.VBox([widgets.HBox(list(self.controls.values())[:3]),
                              widgets.HBox(list(self.controls.values())[3:]), out])
+
+    def static_html(self, images: Sequence[int], block: int | None = None, row: int | None = None,
+                    col: int | None = None) -> str:
+        """The explorer for a page without a kernel: see :func:`static_html`."""
+        return static_html(self, images, block, row, col)
+
+
+# ----------------------------------------------------------------------------------------------
+# the explorer of the static book: precomputed maps, drawn by the browser
+
+_STATIC_SCRIPT = """
+(function () {
+  const D = %(data)s;
+  const root = document.getElementById(%(id)s);
+  const bytes = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  const maps = Object.fromEntries(D.models.map((m) => [m, bytes(D.maps[m])]));
+  const pictures = D.images.map(bytes);
+  const [R, C] = D.grid, P = R * C, H = D.heads + 1, S = D.size, Z = D.zoom;
+  const state = {image: 0, block: D.start.block, head: D.heads, row: D.start.row, col: D.start.col};
+  const $ = (name) => root.querySelector("[data-role=" + name + "]");
+  function canvas(title) {
+    const box = document.createElement("figure");
+    const c = document.createElement("canvas");
+    c.width = c.height = S * Z;
+    const label = document.createElement("figcaption");
+    label.textContent = title;
+    box.append(c, label);
+    $("panels").append(box);
+    return c;
+  }
+  const picture = canvas("image: click a patch");
+  const panels = D.models.map((m) => canvas(D.titles[m]));
+  function drawPicture() {
+    const ctx = picture.getContext("2d"), px = pictures[state.image], cell = S * Z / C;
+    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
+      const i = 3 * (y * S + x);
+      ctx.fillStyle = "rgb(" + px[i] + "," + px[i + 1] + "," + px[i + 2] + ")";
+      ctx.fillRect(x * Z, y * Z, Z, Z);
+    }
+    ctx.strokeStyle = "red"; ctx.lineWidth = 3;
+    ctx.strokeRect(state.col * cell + 1.5, state.row * cell + 1.5, cell - 3, S * Z / R - 3);
+  }
+  function drawMap(c, model) {
+    const ctx = c.getContext("2d"), q = state.row * C + state.col;
+    const start = ((((state.image * D.blocks) + state.block - 1) * H + state.head) * P + q) * P;
+    const row = maps[model].subarray(start, start + P), w = c.width / C, h = c.height / R;
+    for (let k = 0; k < P; k++) {
+      const v = row[k];
+      ctx.fillStyle = "rgb(" + D.lut[3 * v] + "," + D.lut[3 * v + 1] + "," + D.lut[3 * v + 2] + ")";
+      ctx.fillRect((k %% C) * w, Math.floor(k / C) * h, Math.ceil(w), Math.ceil(h));
+    }
+    ctx.strokeStyle = "white"; ctx.lineWidth = 2; ctx.setLineDash([4, 3]);
+    ctx.strokeRect(state.col * w + 1, state.row * h + 1, w - 2, h - 2); ctx.setLineDash([]);
+  }
+  function draw() {
+    drawPicture();
+    D.models.forEach((m, i) => drawMap(panels[i], m));
+    $("block-value").textContent = state.block;
+    $("query").textContent = "query patch (" + state.row + ", " + state.col + ")";
+  }
+  picture.addEventListener("click", (e) => {
+    const r = picture.getBoundingClientRect();
+    state.col = Math.min(C - 1, Math.floor((e.clientX - r.left) / r.width * C));
+    state.row = Math.min(R - 1, Math.floor((e.clientY - r.top) / r.height * R));
+    draw();
+  });
+  $("block").addEventListener("input", (e) => { state.block = +e.target.value; draw(); });
+  $("head").addEventListener("change", (e) => { state.head = +e.target.value; draw(); });
+  $("image").addEventListener("change", (e) => { state.image = +e.target.value; draw(); });
+  draw();
+})();
+"""
+
+_STATIC_STYLE = """
+#%(id)s {font-size: 0.9rem; margin: 0.5rem 0 1rem;}
+#%(id)s .controls {display: flex; flex-wrap: wrap; gap: 0.4rem 1.2rem; align-items: center; margin-bottom: 0.4rem;}
+#%(id)s [data-role=panels] {display: flex; flex-wrap: wrap; gap: 0.6rem;}
+#%(id)s figure {margin: 0; text-align: center;}
+#%(id)s canvas {width: 112px; height: 112px; image-rendering: pixelated; border: 1px solid #ccc;}
+#%(id)s figure:first-child canvas {cursor: crosshair;}
+#%(id)s figcaption {font-size: 0.8rem; max-width: 112px;}
+"""
+
+
+def _plasma_lut() -> list[int]:
+    from matplotlib import colormaps  # matplotlib only for its colour table
+
+    table = colormaps["plasma"](torch.linspace(0, 1, 256).numpy())[:, :3]  # (256, 3) in [0, 1]
+    return [int(round(255 * v)) for v in table.reshape(-1)]
+
+
+def _encode(t: torch.Tensor) -> str:
+    return base64.b64encode(t.contiguous().numpy().tobytes()).decode("ascii")
+
+
+def static_maps(explorer: "AttentionExplorer", model: str, images: Sequence[int]) -> torch.Tensor:
+    """Every query's map of ``model``, each scaled to its own maximum (as :meth:`AttentionExplorer.figure`
+    draws it): uint8 (len(images), L, Hd + 1, P, P), the last head the mean over heads."""
+    rows, cols = explorer.grid
+    prefix = explorer.num_prefix
+    out = []
+    for image in images:
+        per_block = []
+        for attn in explorer.attentions[model]:
+            a = attn[image, :, prefix:, prefix:].float()  # (Hd, P, P) patch-to-patch
+            a = a / a.sum(dim=-1, keepdim=True).clamp_min(1e-12)  # rows renormalised without [CLS]
+            a = torch.cat([a, a.mean(dim=0, keepdim=True)])  # (Hd + 1, P, P)
+            scaled = a / a.amax(dim=-1, keepdim=True).clamp_min(1e-12)
+            per_block.append((scaled * 255).round().to(torch.uint8))
+        out.append(torch.stack(per_block))  # (L, Hd + 1, P, P)
+    return torch.stack(out)
+
+
+def static_html(explorer: "AttentionExplorer", images: Sequence[int], block: int | None = None,
+                row: int | None = None, col: int | None = None) -> str:
+    """A self-contained HTML explorer of ``images`` (indices): an image menu, a block slider, a head menu
+    (mean by default) and a click on the picture to choose the query patch; every model's map side by
+    side. All maps are precomputed (see :func:`static_maps`): about L·(Hd + 1)·P² bytes per image and model."""
+    images = [int(i) for i in images]
+    if not images:
+        raise ValueError("images is empty: pass the indices of the images to explore")
+    rows, cols = explorer.grid
+    start = {"block": explorer.num_blocks if block is None else block,
+             "row": rows // 2 if row is None else row, "col": cols // 2 if col is None else col}
+    for image in images:
+        explorer._check_view(image, start["row"], start["col"], start["block"], None)
+    size = int(explorer.images.shape[-1])
+    element = f"sslvit-explorer-{uuid.uuid4().hex[:8]}"
+    data = {
+        "models": list(explorer.attentions), "titles": explorer.titles, "grid": [rows, cols],
+        "blocks": explorer.num_blocks, "heads": explorer.num_heads, "size": size, "zoom": max(1, 112 // size),
+        "start": start, "lut": _plasma_lut(),
+        "images": [_encode(explorer.images[i].permute(1, 2, 0)) for i in images],  # (S, S, 3) uint8 each
+        "maps": {m: _encode(static_maps(explorer, m, images)) for m in explorer.attentions},
+    }
+    image_options = "".join(f'<option value="{k}">{k + 1}</option>' for k in range(len(images)))
+    head_options = "".join(f'<option value="{h}">{h}</option>' for h in range(explorer.num_heads))
+    head_options += f'<option value="{explorer.num_heads}" selected>mean</option>'
+    return (f'<div id="{element}" class="sslvit-explorer"><style>{_STATIC_STYLE % {"id": element}}</style>'
+            '<div class="controls">'
+            f'<label>image <select data-role="image">{image_options}</select></label>'
+            f'<label>block <input data-role="block" type="range" min="1" max="{explorer.num_blocks}" '
+            f'value="{start["block"]}"> <span data-role="block-value"></span></label>'
+            f'<label>head <select data-role="head">{head_options}</select></label>'
+            '<span data-role="query"></span></div>'
+            '<div data-role="panels"></div>'
+            f'<script>{_STATIC_SCRIPT % {"data": json.dumps(data), "id": json.dumps(element)}}</script></div>')

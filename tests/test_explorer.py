@@ -1,5 +1,9 @@
 """The attention explorer: maps on hand-made attention, agreement with capture, validation, widget wiring."""
 
+import base64
+import json
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -151,3 +155,52 @@ def test_live_frontend_only_with_an_interactive_kernel(monkeypatch, shell, live)
 
     monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
     assert ex.live_frontend() is live
+
+
+# -- the explorer of the static book ----------------------------------------------------------------
+
+
+def neighbour_attention(n=1, heads=2, prefix=1):
+    """Each patch attends to the next patch in row-major order (the last one to itself), [CLS] to itself."""
+    t = prefix + P
+    attn = torch.zeros(n, heads, t, t)
+    attn[..., 0, 0] = 1.0
+    for q in range(P):
+        attn[..., prefix + q, prefix + min(q + 1, P - 1)] = 1.0
+    return attn
+
+
+def test_static_maps_put_each_query_row_where_it_attends_not_transposed():
+    explorer = ex.AttentionExplorer({"cl": [neighbour_attention()]}, images(n=1), GRID)
+    maps = ex.static_maps(explorer, "cl", [0])  # (1, L, heads + 1, P, P)
+    assert maps.shape == (1, 1, 3, P, P) and maps.dtype == torch.uint8
+    for q in range(P):
+        row = maps[0, 0, 0, q]
+        assert row[min(q + 1, P - 1)] == 255 and int(row.sum()) == 255, q
+
+
+def test_static_maps_scale_each_map_to_its_maximum_and_add_the_mean_over_heads():
+    t = 1 + P
+    uniform = torch.full((1, 1, t, t), 1.0 / t)
+    attn = torch.cat([identity_attention(n=1, heads=1), uniform], dim=1)  # head 0 one-hot, head 1 uniform
+    explorer = ex.AttentionExplorer({"m": [attn]}, images(n=1), GRID)
+    maps = ex.static_maps(explorer, "m", [0])[0, 0]  # (3, P, P)
+    assert bool((maps[1] == 255).all())  # uniform: every patch at the maximum
+    mean = maps[2, 5]  # (1 + 1/P)/2 at the query, 1/(2P) elsewhere, scaled to the query's value
+    assert mean[5] == 255 and int(mean[0]) == round(255 * (1 / (2 * P)) / ((1 + 1 / P) / 2))
+
+
+def test_static_html_is_self_contained_and_carries_every_precomputed_map():
+    explorer = ex.AttentionExplorer({"cl": [identity_attention()] * 2, "mim": [neighbour_attention(n=2)] * 2},
+                                    images(), GRID, titles={"cl": "CL", "mim": "MIM"})
+    html = explorer.static_html([0, 1], block=2, row=1, col=3)
+    assert "http" not in html and html.count("<script>") == 1
+    data = json.loads(re.search(r"const D = (\{.*?\});\n", html).group(1))
+    assert data["start"] == {"block": 2, "row": 1, "col": 3} and data["titles"] == {"cl": "CL", "mim": "MIM"}
+    for name in ("cl", "mim"):
+        assert len(base64.b64decode(data["maps"][name])) == 2 * 2 * 3 * P * P  # images × blocks × (heads + mean) × P²
+    assert len(data["lut"]) == 256 * 3 and len(base64.b64decode(data["images"][0])) == 12 * 12 * 3
+    with pytest.raises(ValueError, match="block must be in 1..2"):
+        explorer.static_html([0], block=3)
+    with pytest.raises(ValueError, match="images is empty"):
+        explorer.static_html([])
