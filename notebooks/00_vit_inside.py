@@ -47,6 +47,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset, normalize
+from sslvit_lite.display import ProvenanceNote
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import build_vit, capture, count_hooks, patch_grid
 
@@ -55,6 +56,8 @@ test_set = load_dataset("cifar10", "test", source=data_source)
 batch = test_set.subset(num_images, seed=seed)
 images = batch.images  # (B, 3, 32, 32) uint8
 record = provenance(device="cpu", data=test_set.source, images=num_images)
+note = ProvenanceNote()  # where the figures come from, shown folded at the end of the page
+note.add(f"untrained ViT-Tiny/4 on the test images: {provenance_caption(record)}", "every figure")
 print(test_set.source, tuple(images.shape))
 assert images.dtype == torch.uint8 and images.shape[1:] == (3, 32, 32)
 
@@ -128,7 +131,7 @@ for ax, depth, query_map in zip(axes[1:], depths, maps):
 for ax in axes:
     ax.axis("off")
 fig.colorbar(shown, ax=axes[1:], shrink=0.8, label=f"attention (uniform = 1/{rows * cols})")
-fig.suptitle(f"Untrained ViT-Tiny/4, query patch ({query_row}, {query_col}) · {provenance_caption(record)}", fontsize=8)
+fig.suptitle(f"Untrained ViT-Tiny/4, query patch ({query_row}, {query_col})", fontsize=10)
 plt.show()
 print(f"largest attention in the maps: {max(float(m.max()) for m in maps) / uniform:.2f}× uniform")
 assert all(torch.isclose(m.sum(), torch.ones(())) for m in maps)
@@ -157,7 +160,7 @@ for ax, depth in zip(axes, shown):
     ax.imshow(rgb.reshape(rows, cols, 3).numpy())
     ax.set_title(f"depth {depth}", fontsize=8)
     ax.axis("off")
-fig.suptitle(f"First 3 principal components of the patch tokens · {provenance_caption(record)}", fontsize=8)
+fig.suptitle("First 3 principal components of the patch tokens", fontsize=10)
 plt.tight_layout()
 plt.show()
 assert len(block_outputs) == len(vit.blocks) + 1
@@ -170,3 +173,7 @@ assert len(block_outputs) == len(vit.blocks) + 1
 # * An untrained ViT attends almost uniformly. The chapters that follow train it with MoCo v3
 #   {cite}`chen2021mocov3`, SimMIM {cite}`xie2022simmim` and MAE {cite}`he2022mae`, and measure how
 #   each objective reshapes these two objects.
+
+
+# %% tags=["remove-input"]
+note.html()  # where this chapter's figures and numbers come from, folded

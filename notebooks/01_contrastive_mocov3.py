@@ -56,7 +56,6 @@ seed = 0
 import copy
 import json
 import math
-import textwrap
 import time
 from pathlib import Path
 
@@ -69,7 +68,7 @@ from sslvit_lite.augment import RECIPE_VIEWS, build_recipe
 from sslvit_lite.checkpoint import build_backbone, load_checkpoint, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.diagrams import mocov3_diagram
-from sslvit_lite.display import to_rgb
+from sslvit_lite.display import ProvenanceNote, to_rgb
 from sslvit_lite.objectives.mocov3 import MoCoV3, infonce, momentum_at
 from sslvit_lite.presets import get_preset, lr_at, resolve, steps_for
 from sslvit_lite.probing import evaluation_split
@@ -88,6 +87,7 @@ config = resolve("mocov3", preset_name, data_source=data_source, seed=seed, **le
 test_set = load_dataset("cifar10", "test", source=data_source)
 batch = test_set.subset(num_images, seed=seed)
 record = provenance(device=device, data=test_set.source)
+note = ProvenanceNote()  # where the figures come from, shown folded at the end of the page
 print(f"preset {preset_name} on {device}; {test_set.source}")
 assert batch.images.shape == (num_images, 3, 32, 32) and config.objective == "mocov3"
 
@@ -126,7 +126,8 @@ for r, (label, pictures) in enumerate(rows):
         axes[r, c].imshow(pictures[c])
         axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
     axes[r, 0].set_ylabel(label)
-fig.suptitle(f"MoCo v3 view pairs at {view_size} px (build_recipe('mocov3'))\n{provenance_caption(record)}", fontsize=8)
+fig.suptitle(f"MoCo v3 view pairs at {view_size} px (build_recipe('mocov3'))", fontsize=10)
+note.add(f"views and test images: {provenance_caption(record)}", "view pairs")
 plt.tight_layout()
 plt.show()
 assert len(views) == 2 and views[0].shape == (num_images, 3, view_size, view_size)
@@ -397,7 +398,8 @@ vit, info = trained_backbone("mocov3", preset_name, data_source=data_source, pre
 seconds = time.perf_counter() - start
 origin = info["origin"].split(" (")[0]  # "trained now" or "saved run ..."
 run_caption = f"MoCo v3, {info['origin']} · {provenance_caption(info['provenance'])}"
-print(f"{info['step']:,} steps; ready in {seconds:.1f} s\n{run_caption}")
+note.add(run_caption, "loss curve, probes")
+print(f"MoCo v3: {info['step']:,} steps, {origin}; ready in {seconds:.1f} s")
 assert info["finished"] and info["step"] == info["total_steps"]
 
 # %% [markdown]
@@ -421,7 +423,7 @@ ax_loss.set(xlabel="optimizer step", ylabel="symmetric InfoNCE", title="loss")
 ax_loss.legend(fontsize=8)
 ax_cos.plot([r["step"] for r in records], [r.get("positive_cosine", math.nan) for r in records], marker=".")
 ax_cos.set(xlabel="optimizer step", ylabel="cos(q, k⁺)", title="positive-pair cosine")
-fig.suptitle(textwrap.fill(run_caption if records else f"no training log found · {run_caption}", 150), fontsize=8)
+fig.suptitle(f"MoCo v3 training, {info['config']['preset']} preset" if records else "no training log found", fontsize=10)
 plt.tight_layout()
 plt.show()
 print(f"{len(records)} log records")
@@ -525,3 +527,7 @@ else:
 #   probe, and MAE, which sees four times the images, leads both (the table above).
 # * The next chapter trains the opposite kind of objective, masked image modeling, whose loss
 #   looks at every patch token and not at the image as a whole.
+
+
+# %% tags=["remove-input"]
+note.html()  # where this chapter's figures and numbers come from, folded

@@ -71,7 +71,7 @@ from sslvit_lite.augment import build_recipe
 from sslvit_lite.checkpoint import build_backbone, load_checkpoint, load_objective, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset, normalize
 from sslvit_lite.diagrams import mae_diagram, simmim_diagram
-from sslvit_lite.display import to_rgb
+from sslvit_lite.display import ProvenanceNote, to_rgb
 from sslvit_lite.objectives.mae import MAE, normalize_patches, patchify, unpatchify
 from sslvit_lite.objectives.masking import block_mask, masked_count, token_shuffle
 from sslvit_lite.objectives.simmim import DEFAULTS as SIMMIM_DEFAULTS
@@ -93,6 +93,8 @@ configs = {name: resolve(name, preset_name, data_source=data_source, seed=seed, 
 test_set = load_dataset("cifar10", "test", source=data_source)
 batch = test_set.subset(num_images, seed=seed)
 record = provenance(device=device, data=test_set.source)
+note = ProvenanceNote()  # where the figures come from, shown folded at the end of the page
+note.add(f"masks, targets and test images: {provenance_caption(record)}", "masks, targets")
 print(f"preset {preset_name} on {device}; {test_set.source}")
 assert batch.images.shape == (num_images, 3, 32, 32)
 
@@ -155,14 +157,13 @@ def show_rows(rows: list[tuple[str, torch.Tensor]], title: str) -> None:
             axes[r, c].imshow(pictures[c])
             axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
         axes[r, 0].set_ylabel(label, fontsize=8)
-    fig.suptitle(textwrap.fill(title, 130), fontsize=8)
+    fig.suptitle(textwrap.fill(title, 110), fontsize=10)
     plt.tight_layout()
     plt.show()
 
 
 show_rows([("image", batch.images.permute(0, 2, 3, 1)), ("SimMIM mask", masked_view(batch.images, masks))],
-          f"SimMIM block masks: 8-px blocks, ratio {simmim_ratio}, {masked_blocks}/{num_blocks} blocks masked · "
-          f"{provenance_caption(record)}")
+          f"SimMIM block masks: 8-px blocks, ratio {simmim_ratio}, {masked_blocks}/{num_blocks} blocks masked")
 assert masked_view(batch.images, masks).shape == (num_images, 32, 32, 3)
 
 # %% [markdown]
@@ -314,7 +315,7 @@ target_rgb = ((target_pictures - target_pictures.amin(dim=(1, 2, 3), keepdim=Tru
 show_rows([("image", batch.images.permute(0, 2, 3, 1)),
            ("MAE mask", masked_view(batch.images, mae_masks.view(-1, *grid).bool())),
            ("norm-pix target", target_rgb.permute(0, 2, 3, 1))],
-          f"MAE: 75 % of single tokens masked; targets normalised per 4×4 patch · {provenance_caption(record)}")
+          "MAE: 75 % of single tokens masked; targets normalised per 4×4 patch")
 assert torch.allclose(targets.mean(-1), torch.zeros(num_images, 64), atol=1e-5)
 assert torch.allclose(targets.std(-1), torch.ones(num_images, 64), atol=1e-3)
 
@@ -407,10 +408,9 @@ for name in ("simmim", "mae"):
                                   results_dir=results_dir, runs_dir=runs_dir, progress=device == "cuda",
                                   seed=seed, **length)
     timings[name] = time.perf_counter() - start
-captions = {name: f"{name}, {info['origin']} · {provenance_caption(info['provenance'])}"
-            for name, (_, info) in runs.items()}
 for name, (_, info) in runs.items():
-    print(f"{name}: {info['step']:,} steps, ready in {timings[name]:.1f} s\n  {captions[name]}")
+    note.add(f"{name}: {info['origin']} · {provenance_caption(info['provenance'])}", "losses, reconstructions, probes")
+    print(f"{name}: {info['step']:,} steps, {info['origin'].split(' (')[0]}; ready in {timings[name]:.1f} s")
 assert all(info["finished"] and info["step"] == info["total_steps"] for _, info in runs.values())
 
 # %% [markdown]
@@ -435,7 +435,7 @@ for ax, (name, (_, info)) in zip(axes, runs.items()):
     loss_name = "L1, masked pixels" if name == "simmim" else "MSE, masked patches"
     ax.set(xlabel="optimizer step", title=f"{name}: {loss_name}" + ("" if records else " (no log found)"))
     ax.legend(fontsize=8)
-fig.suptitle(textwrap.fill(" | ".join(captions.values()), 150), fontsize=8)
+fig.suptitle(f"training losses, {runs['simmim'][1]['config']['preset']} preset", fontsize=10)
 plt.tight_layout()
 plt.show()
 assert all(math.isfinite(r["loss"]) for _, info in runs.values() for r in training_log(info["path"]))
@@ -473,7 +473,7 @@ for name, (_, info) in runs.items():
     pictures = {"sees": shown * (1 - out["mask"]) + out["mask"] * gray, "composite": out["composite"],
                 "prediction": out["prediction"]}  # each (B, 3, S, S), normalised
     rows += [(f"{name} {kind}", to_rgb(img, CIFAR10_MEAN, CIFAR10_STD)) for kind, img in pictures.items()]
-show_rows(rows, f"Reconstructions of test images at {shown.shape[-1]} px · " + " | ".join(captions.values()))
+show_rows(rows, f"Reconstructions of test images at {shown.shape[-1]} px")
 for name, (got, want) in fractions.items():
     print(f"{name}: {got:.1%} of the pixels masked (the exact count gives {want:.1%})")
 assert all(math.isclose(got, want, rel_tol=1e-6) for got, want in fractions.values())
@@ -501,7 +501,7 @@ if compare_with_cl:
     cl_vit, cl_info = trained_backbone("mocov3", preset_name, data_source=data_source, prefer_saved=prefer_saved,
                                        results_dir=results_dir, runs_dir=runs_dir, progress=device == "cuda",
                                        seed=seed, **length)
-    captions["mocov3"] = f"mocov3, {cl_info['origin']} · {provenance_caption(cl_info['provenance'])}"
+    note.add(f"mocov3: {cl_info['origin']} · {provenance_caption(cl_info['provenance'])}", "probes")
     if cl_info["config"]["img_size"] == image_size:
         models[f"MoCo v3 ({cl_info['origin'].split(' (')[0]})"] = cl_vit
 base_cfg = runs["simmim"][1]["config"]
@@ -559,3 +559,7 @@ if prefer_saved and evaluation_file.is_file():
 # * Both losses are **token-level**, and that is the root of the differences the next chapters
 #   measure: local versus global attention, high- versus low-frequency representations, and
 #   linear probing versus fine-tuning.
+
+
+# %% tags=["remove-input"]
+note.html()  # where this chapter's figures and numbers come from, folded

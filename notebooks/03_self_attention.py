@@ -116,11 +116,10 @@ for objective in TITLES:
         results_dir=results_dir, runs_dir=Path("runs") / data_source)
 
 
-describe = Captions(TITLES, infos).describe  # one caption line per model: origin, preset, steps, device, commit
-
-
+captions = Captions(TITLES, infos)  # gathers where each model and analysis came from into captions.note
+note, describe = captions.note, captions.describe  # the note is shown, folded, at the end of the page
 for name in TITLES:
-    print(describe(name))
+    print(f"{TITLES[name]}: {infos[name]['origin'].split(' (')[0]}, {infos[name]['step']:,} steps")
 vit = models["mocov3"]
 grid, prefix = patch_grid(vit), vit.num_prefix_tokens
 patch_px = float(vit.patch_embed.patch_size[0])
@@ -143,7 +142,7 @@ attentions = {name: record_attentions(m, images, CIFAR10_MEAN, CIFAR10_STD) for 
 analysis = provenance(device="cpu", data=batch.source, images=num_images)
 
 
-caption = functools.partial(Captions(TITLES, infos).figure, analysis=analysis)  # caption(fig, *models, notes=...)
+caption = functools.partial(captions.figure, analysis=analysis)  # caption(fig, *models, label=..., notes=...)
 
 
 tokens = prefix + grid[0] * grid[1]
@@ -186,7 +185,7 @@ axes[0, 0].set_title(test_set.classes[int(batch.labels[image_index])], fontsize=
 fig.suptitle("mean of the heads" if map_head is None else f"head {map_head}", fontsize=9)
 fig.tight_layout()
 fig.colorbar(shown_image, ax=axes[:, 1:], shrink=0.8, label=f"attention (uniform = 1/{grid[0] * grid[1]})")
-caption(fig, *TITLES)
+caption(fig, *TITLES, label="attention maps")
 plt.show()
 assert all(torch.isclose(m.sum(), torch.tensor(1.0), atol=1e-5) for m in shown_maps)
 
@@ -281,7 +280,7 @@ axes[2].set(title="relative to uniform attention", xlabel="relative depth (block
             ylabel="distance / uniform", ylim=(0, 1.25))
 axes[2].legend(fontsize=8)
 fig.tight_layout()
-caption(fig, *TITLES, notes=[f"{ref.tag}: {ref.source}; {ref.note}"])
+caption(fig, *TITLES, label="attention distance", sources=[f"paper values {ref.tag}: {ref.source}; {ref.note}"])
 plt.show()
 assert len(ref.y) == 12 and all(distance[n].shape == (depth, heads) for n in TITLES)
 
@@ -331,7 +330,7 @@ for ax in axes:
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
 fig.tight_layout()
-caption(fig, *TITLES, notes=[f"{ref_nmi.tag}: {ref_nmi.source}; {ref_nmi.note}"])
+caption(fig, *TITLES, label="NMI", sources=[f"paper values {ref_nmi.tag}: {ref_nmi.source}; {ref_nmi.note}"])
 plt.show()
 assert all(bool(((v >= -1e-6) & (v <= 1 + 1e-6)).all()) for v in nmi.values())
 
@@ -368,7 +367,7 @@ for ax in axes:
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
 fig.tight_layout()
-caption(fig, *TITLES)
+caption(fig, *TITLES, label="homogeneity")
 plt.show()
 assert all(bool(((v >= 0) & (v <= 1 + 1e-6)).all()) for v in list(q_jsd.values()) + list(h_jsd.values()))
 
@@ -395,7 +394,7 @@ ax.axhline(1.0, color="gray", ls=":", label="uniform attention (untrained)")
 ax.set(xlabel="block", ylabel="row entropy / log P", xticks=blocks, ylim=(0, 1.05))
 ax.legend(fontsize=8)
 fig.tight_layout()
-caption(fig, *TITLES)
+caption(fig, *TITLES, label="entropy")
 plt.show()
 print("entropy / uniform, mean over heads: " + "; ".join(
     f"{TITLES[n]} " + ", ".join(f"{v:.2f}" for v in entropy[n].mean(1).tolist()) for n in TITLES))
@@ -415,8 +414,8 @@ if use_saved and emergence_file.is_file():
     emerged = json.loads(emergence_file.read_text())
     runs_shown = {"simmim-seed0": TITLES["simmim"], "mocov3-seed0": TITLES["mocov3"]}
     fig = plot_emergence({run: emerged["runs"][run] for run in runs_shown}, runs_shown)
-    caption(fig, *TITLES, notes=[f"each point: the analyses on {emerged['images']['count']} test images "
-                                 f"({emerged['images']['source']})"])
+    caption(fig, *TITLES, label="emergence", sources=[f"emergence: the analyses on {emerged['images']['count']} "
+                                                      f"test images ({emerged['images']['source']}) at every snapshot"])
     plt.show()
     simmim_run, moco_run = (emerged["runs"][run] for run in runs_shown)
     first_local = next(step for step, d in zip(simmim_run["steps"], simmim_run["attention_distance"])
@@ -485,3 +484,7 @@ display(verdict_table([1, 2, 3, 4, 5], results_dir))
 #   beginning of a collapse that the distance and the NMI cannot tell from no training at all.
 #   {doc}`Chapter 4 <04_representations>` asks what the objectives do to the token representations,
 #   and {doc}`chapter 9 <09_claims>` scores each claim on our models.
+
+
+# %% tags=["remove-input"]
+note.html()  # where this chapter's figures and numbers come from, folded

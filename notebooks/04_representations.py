@@ -108,11 +108,10 @@ for objective in names:
         results_dir=results_dir, runs_dir=Path("runs") / data_source)
 
 
-describe = Captions(TITLES, infos).describe  # one caption line per model: origin, preset, steps, device, commit
-
-
+captions = Captions(TITLES, infos)  # gathers where each model and analysis came from into captions.note
+note, describe = captions.note, captions.describe  # the note is shown, folded, at the end of the page
 for name in names:
-    print(describe(name))
+    print(f"{TITLES[name]}: {infos[name]['origin'].split(' (')[0]}, {infos[name]['step']:,} steps")
 vit = models["mocov3"]
 grid, prefix = patch_grid(vit), vit.num_prefix_tokens
 depth = len(vit.blocks)
@@ -138,7 +137,7 @@ def token_states(model, images_uint8):
     return [z.float().cpu() for z in cap.tokens]
 
 
-caption = functools.partial(Captions(TITLES, infos).figure, analysis=analysis)  # caption(fig, *models, notes=...)
+caption = functools.partial(captions.figure, analysis=analysis)  # caption(fig, *models, label=..., notes=...)
 
 
 zs = {name: token_states(m, batch.images) for name, m in models.items()}
@@ -188,7 +187,7 @@ for ax, name in zip(axes[0], names):
     ax.legend(fontsize=8)
 axes[0, 0].set_ylabel("Δ log amplitude")
 fig.tight_layout()
-caption(fig, *names, notes=["colour = depth, from the embedding (dark) to the last block (light), as in the paper's figure"])
+caption(fig, *names, label="SVD paths", notes=["colour = depth, from the embedding (dark) to the last block (light), as in the paper's figure"])
 plt.show()
 assert all(c.shape == (depth + 1, num_bins) for c in curves.values())
 
@@ -211,8 +210,8 @@ axes[1].set(title="paper: ViT-B/16 on ImageNet, Δ at (6, 6) ≈ 0.86π", xlabel
 for ax in axes:
     ax.legend(fontsize=8)
 fig.tight_layout()
-caption(fig, *names, notes=[f"{refs[0].tag}: {refs[0].source}. {refs[3].tag}: {refs[3].source}. "
-                            "Paper values are read by eye (±0.05); different grids and images, so compare shapes, not levels."])
+caption(fig, *names, label="Fourier", sources=[f"paper values {refs[0].tag}: {refs[0].source}; {refs[3].tag}: {refs[3].source}; "
+                                                 "read by eye (±0.05) on other grids and images: compare shapes, not levels"])
 plt.show()
 assert all(torch.isfinite(c).all() for c in list(curves.values()) + list(mid_curves.values()))
 
@@ -279,7 +278,7 @@ axes[2].set(title="image-ID silhouette of the tokens (cosine)", xlabel="depth (0
 axes[2].legend(fontsize=8)
 fig.tight_layout()
 classes = ", ".join(test_set.classes[c] for c in tsne_classes)
-caption(fig, "mocov3", "simmim", notes=[f"t-SNE images: {tsne_per_class} per class from {classes} (blue, red, green shades); "
+caption(fig, "mocov3", "simmim", label="t-SNE", sources=[f"t-SNE images: {tsne_per_class} per class from {classes} (blue, red, green shades); "
                                         f"perplexity 20, {tsne_iterations} iterations, seed {seed}. "
                                         "Silhouette: our measure, not the paper's."])
 plt.show()
@@ -351,7 +350,7 @@ ax.set(title="effective rank per image (mean)", xlabel="depth (0 = embedding)", 
        xticks=range(depth + 1))
 ax.legend(fontsize=8)
 fig.tight_layout()
-caption(fig, *names, notes=["U, the 3-D SVD view and the effective rank are our operationalisations, not "
+caption(fig, *names, label="unison, rank", sources=["U, the 3-D SVD view and the effective rank are our operationalisations, not "
                             "the paper's code; the paper expects U(CL) > U(MIM) and, as a hypothesis, lower-rank CL tokens late."])
 plt.show()
 assert all(bool(((u >= 0) & (u <= 1 + 1e-6)).all()) for u in unison.values())
@@ -403,3 +402,7 @@ display(verdict_table([6, 7, 8, 19], results_dir))
 #   (claim 19 is inconclusive, and not independent of claim 3). {doc}`Chapter 6 <06_shape_texture>`
 #   tests the shape-vs-texture consequence with our own experiments, and {doc}`chapter 9 <09_claims>`
 #   scores each claim.
+
+
+# %% tags=["remove-input"]
+note.html()  # where this chapter's figures and numbers come from, folded

@@ -72,7 +72,7 @@ from sslvit_lite.analysis.fourier import fourier_by_depth
 from sslvit_lite.analysis.reference import BANDS, CURVES, FIG1
 from sslvit_lite.checkpoint import build_backbone, load_checkpoint, load_objective
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, normalize
-from sslvit_lite.display import caption_below, cpu_threads_for_small_models, model_styles
+from sslvit_lite.display import ProvenanceNote, cpu_threads_for_small_models, model_styles
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import block_probes, evaluation_split, finetune
 from sslvit_lite.provenance import provenance, provenance_caption
@@ -125,9 +125,13 @@ if not measured:
     }
 origins = "; ".join(f"{NAMES[n]}: {m['origin']}, preset {m['preset']}, {m['epochs']} epochs on {m['device']}"
                     for n, m in measured["models"].items())
-caption = f"{measured_by}: {provenance_caption(measured['provenance'])}\n{origins}"
+note = ProvenanceNote()  # where the figures come from, shown folded at the end of the page
+note.add(f"{measured_by}: {provenance_caption(measured['provenance'])}", "every figure")
+for line in (*origins.split("; "), f"probes train on {measured['data']['train']}",
+             f"probes test on {measured['data']['test']}"):
+    note.add(line, "every figure")
 depth = measured["models"]["mocov3"]["blocks"]
-print(origins, f"probes train on {measured['data']['train']}", f"probes test on {measured['data']['test']}", sep="\n")
+print(f"{len(measured['models'])} models of {depth} blocks, {measured['data']['num_train']:,} probe-training images")
 shapes = {(m["blocks"], m["img_size"]) for m in measured["models"].values()}
 assert len(shapes) == 1, f"the three models must share one backbone shape, got {shapes}"
 
@@ -194,7 +198,6 @@ for ax in axes[1:]:
 axes[0].legend(fontsize=8)
 axes[1].legend(fontsize=8)
 fig.suptitle("Per-block probes", fontsize=10)
-caption_below(fig, caption.splitlines(), fontsize=8)
 plt.tight_layout()
 plt.show()
 best = {name: 1 + max(range(depth), key=lambda i: probes[name][claim_pool]["linear_probe"][i]) for name in NAMES}
@@ -286,8 +289,7 @@ axes[1].set(title=f"ours: MAE on CIFAR-10, {fourier['images']} test images",
             xlabel=f"depth (encoder 0–{depth}, decoder {depth + 1}–{depth + len(decoder)})", ylabel="Δ log amplitude")
 for ax in axes:
     ax.legend(fontsize=8)
-caption_below(fig, (caption + f"; MAE decoder: {measured['models']['mae'].get('decoder_origin', 'same model')}").splitlines(),
-              fontsize=8)
+note.add(f"MAE decoder: {measured['models']['mae'].get('decoder_origin', 'same model')}", "decoder Fourier")
 plt.tight_layout()
 plt.show()
 gap = sum(encoder[1:]) / depth - sum(decoder) / len(decoder)
@@ -339,7 +341,6 @@ axes[1].set(title=f"ours: last block, {claim_pool} pooling, {measured.get('finet
             xlabel="linear probe (%)", ylabel="fine-tuning (%)")
 if tuned:
     axes[1].legend(fontsize=8)
-caption_below(fig, caption.splitlines(), fontsize=8)
 plt.tight_layout()
 plt.show()
 assert len(axes[1].collections) == len(tuned)
@@ -417,3 +418,7 @@ assert json.loads(json.dumps(measured))["models"].keys() == measured["models"].k
 # * Linear probing and fine-tuning rank the objectives differently. A linear probe measures how
 #   separable the frozen features are; fine-tuning measures how good a starting point they are.
 #   Chapter 7 asks whether one objective can get both by mixing CL and MIM.
+
+
+# %% tags=["remove-input"]
+note.html()  # where this chapter's figures and numbers come from, folded

@@ -116,11 +116,10 @@ for objective in TITLES:
     models[objective] = vit.to(device)
 
 
-describe = Captions(TITLES, infos).describe  # one caption line per model: origin, preset, steps, device, commit
-
-
+captions = Captions(TITLES, infos)  # gathers where each model and analysis came from into captions.note
+note, describe = captions.note, captions.describe  # the note is shown, folded, at the end of the page
 for name in TITLES:
-    print(describe(name))
+    print(f"{TITLES[name]}: {infos[name]['origin'].split(' (')[0]}, {infos[name]['step']:,} steps")
 img_size = int(models["mocov3"].patch_embed.img_size[0])
 assert all(int(m.patch_embed.img_size[0]) == img_size for m in models.values()), "compare like with like"
 
@@ -143,7 +142,7 @@ fit_idx, eval_idx = order[:probe_train_images], order[probe_train_images:probe_t
 analysis = provenance(device=device, data=test_set.source, images=probe_train_images + probe_test_images)
 
 
-caption = functools.partial(Captions(TITLES, infos).figure, analysis=analysis)  # caption(fig, *models, notes=...)
+caption = functools.partial(captions.figure, analysis=analysis)  # caption(fig, *models, label=..., notes=...)
 
 
 def pooled_features(model, images_uint8):
@@ -241,7 +240,7 @@ std, mean = torch.tensor(CIFAR10_STD).view(3, 1, 1), torch.tensor(CIFAR10_MEAN).
 axes[1].imshow((shown * std + mean).clamp(0, 1).permute(1, 2, 0).numpy())
 axes[1].set(title=f"a test image + noise at {noise_freqs[-1]}π", xticks=[], yticks=[])
 fig.tight_layout()
-caption(fig, *TITLES, notes=[f"Ours, after HDVW (Park & Kim 2022): ε = {noise_eps}, s = {noise_band} rad/px, one sign pattern "
+caption(fig, *TITLES, label="noise test", sources=[f"noise test, ours, after HDVW (Park & Kim 2022): ε = {noise_eps}, s = {noise_band} rad/px, one sign pattern "
                              f"(seed {seed}); linear probe on {probe_train_images} test images, scored on {probe_test_images} "
                              "others. Expected (unverified): MIM drops more at high f."])
 plt.show()
@@ -307,7 +306,7 @@ ax.axhline(0.5, color="gray", ls=":", label="no preference")
 ax.set(xticks=range(len(TITLES)), xticklabels=[TITLES[n] for n in TITLES], ylim=(0, 1),
        ylabel="shape bias", title="OUR test: cue-conflict shape bias")
 ax.legend(fontsize=8)
-caption(fig, *TITLES, notes=[f"Ours, after Geirhos et al. 2019, on our procedural set at {img_size} px: probe fit on "
+caption(fig, *TITLES, label="shape bias", sources=[f"shape-bias test, ours, after Geirhos et al. 2019, on our procedural set at {img_size} px: probe fit on "
                              f"{len(cue_fit.images)} cue-consistent images, {len(conflict.images)} cue-conflict images "
                              "(left: one per shape/texture pair). Expected (unverified): CL more shape-biased."])
 plt.show()
@@ -343,3 +342,7 @@ assert set(drop) == set(TITLES)
 # * Shape bias on our four-class procedural set is a coarse proxy for Geirhos et al.'s 16-class
 #   Stylized-ImageNet protocol, and a linear probe on a frozen backbone measures the *features'* bias,
 #   not that of a fine-tuned network. Read the numbers as a direction, not a level.
+
+
+# %% tags=["remove-input"]
+note.html()  # where this chapter's figures and numbers come from, folded

@@ -73,7 +73,7 @@ from sslvit_lite.augment import build_recipe
 from sslvit_lite.checkpoint import build_backbone
 from sslvit_lite.data import dataset_stats, load_dataset
 from sslvit_lite.diagrams import hybrid_diagram
-from sslvit_lite.display import caption_below, cpu_threads_for_small_models
+from sslvit_lite.display import ProvenanceNote, caption_below, cpu_threads_for_small_models
 from sslvit_lite.objectives import OBJECTIVES, build_objective
 from sslvit_lite.presets import resolve
 from sslvit_lite.provenance import provenance, provenance_caption
@@ -156,7 +156,9 @@ for row, (batch, title) in enumerate(zip(shown, titles)):
         axes[row, col].axis("off")
     axes[row, 0].set_title(title, fontsize=8, loc="left")
 record = provenance(data=demo_set.source, preset=cfg.preset)
-fig.suptitle(f"The hybrid's three views (grey: masked)\n{provenance_caption(record)}", fontsize=8)
+note = ProvenanceNote()  # where the figures come from, shown folded at the end of the page
+note.add(f"views: {provenance_caption(record)}", "views")
+fig.suptitle("The hybrid's three views (grey: masked)", fontsize=10)
 plt.tight_layout()
 plt.show()
 assert pixels.float().mean() > 0.5, "SimMIM masks about 60 % of the image"
@@ -231,8 +233,10 @@ run = points[0]["provenance"]
 caption = (f"{provenance_caption({**table['provenance'], 'preset': table['preset'], 'epochs': run.get('epochs')})}"
            f"\nsweep {origin}; models trained on {run.get('device')} (commit {run.get('commit')}); "
            f"probes: {table['evaluation']['num_train']} train / {table['evaluation']['num_test']} test images")
-print(caption)
-print("seconds to train each λ: " + ", ".join(f"λ = {p['lambda']:g}: {p['train_seconds']}" for p in points))
+for line in caption.splitlines():
+    note.add(line, "sweep table and figures")
+note.add("seconds to train each λ: " + ", ".join(f"λ = {p['lambda']:g}: {p['train_seconds']}" for p in points),
+         "sweep table")
 assert [p["lambda"] for p in points] == sorted(p["lambda"] for p in points) and len(points) >= 3
 
 # %% [markdown]
@@ -252,7 +256,6 @@ axes[0].set(title="SimMIM term: L1 on masked pixels", xlabel="step", ylabel="los
 axes[1].set(title="MoCo v3 term: symmetric InfoNCE", xlabel="step", ylabel="loss")
 for ax in axes:
     ax.legend(fontsize=8)
-caption_below(fig, caption.splitlines(), fontsize=8)
 plt.tight_layout()
 plt.show()
 assert all(p["log"] for p in points), "every run has a training log"
@@ -272,7 +275,8 @@ for p in points:
     lines.append(f"| {p['lambda']:g} | {p['knn']:.1f} | {p['linear_probe']:.1f} | "
                  f"{'–' if p['fine_tune'] is None else format(p['fine_tune'], '.1f')} | "
                  f"{ref.get('linear_probe', '–')} | {ref.get('fine_tune', '–')} |")
-display(Markdown("\n".join(lines) + f"\n\nPaper values {HYBRID_SWEEP['tag']}: {HYBRID_SWEEP['source']}. *{caption}*"))
+display(Markdown("\n".join(lines)))
+note.add(f"paper values {HYBRID_SWEEP['tag']}: {HYBRID_SWEEP['source']}", "sweep table")
 assert len(lines) == len(points) + 2
 
 # %%
@@ -296,7 +300,6 @@ axes[0].legend(loc="lower center", fontsize=8)
 twin.legend(loc="lower right", fontsize=8)
 axes[1].legend(fontsize=8)
 plt.tight_layout()
-caption_below(fig, caption.splitlines(), fontsize=8)
 plt.show()
 assert len(axes[1].lines) == 2
 
@@ -325,7 +328,8 @@ axes[0].set_xticks(range(1, len(nmi) + 1))
 axes[1].set_xticks(range(len(delta)))
 for ax in axes:
     ax.legend(fontsize=8)
-caption_below(fig, (caption + (" · grey: the other λ" if len(points) > 3 else "")).splitlines(), fontsize=8)
+if len(points) > 3:
+    caption_below(fig, ["grey: the other λ"], fontsize=9)
 plt.tight_layout()
 plt.show()
 assert all(len(p["metrics"]["fourier_delta"]) == len(p["metrics"]["nmi"]) + 1 for p in points), "depths 0..L, blocks 1..L"
@@ -357,3 +361,7 @@ display(verdict_table([15, 16]))
 #   scoreboard reads claim 16 inconclusive: the
 #   late NMI of the hybrid, like MoCo v3's, cannot be told from a random initialisation's, and there
 #   is one seed of the hybrid ({doc}`chapter 9 <09_claims>`).
+
+
+# %% tags=["remove-input"]
+note.html()  # where this chapter's figures and numbers come from, folded

@@ -97,7 +97,7 @@ from sslvit_lite.measure import compute_metrics
 from sslvit_lite.claims import CLAIMS, scoreboard
 from sslvit_lite.checkpoint import CheckpointError
 from sslvit_lite.data import IMAGENET_MEAN, IMAGENET_STD, DatasetUnavailableError, load_dataset, normalize
-from sslvit_lite.display import html_table
+from sslvit_lite.display import ProvenanceNote, html_table
 from sslvit_lite.download import DownloadError
 from sslvit_lite.presets import get_preset
 from sslvit_lite.official import build_model, load_pretrained
@@ -362,18 +362,19 @@ if compute:
 stand_ins = [LABELS[n] for n, r in run["models"].items() if r["weights"] == "stand-in"]
 WEIGHTS_NOTE = (f"RANDOM STAND-INS, NOT THE PAPER'S WEIGHTS ({', '.join(stand_ins)}): the numbers mean nothing"
                 if stand_ins else "official checkpoints: MoCo v3, SimMIM, DINO, MAE (ViT-B/16, ImageNet-1K)")
-CAPTION = f"{WEIGHTS_NOTE}\n{run['setting']} setting · {provenance_caption(run['provenance'])}"
+CAPTION = WEIGHTS_NOTE  # on every figure and table: stand-ins must be unmissable
+note = ProvenanceNote()  # where the figures come from, shown folded at the end of the page
+note.add(f"{run['setting']} setting · {provenance_caption(run['provenance'])}", "every figure and table")
 
 
 def finish(fig, axes, title: str = CAPTION, depth_axis: bool = True) -> None:
-    """Integer ticks on a depth axis, the weights-and-provenance caption on top, show."""
+    """Integer ticks on a depth axis, the weights note on top, show."""
     for ax in np.ravel(axes) if depth_axis else []:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle(title, fontsize=8)
+    fig.suptitle(title, fontsize=9)
     plt.show()
 
 
-print(CAPTION)
 assert json.loads(json.dumps(run, allow_nan=False))["models"].keys() == MODELS.keys()
 
 # %% [markdown]
@@ -649,3 +650,7 @@ if stand_ins:
               f"max NMI {max_nmi:.4f}")
 assert all(abs(np.mean(r["metrics"]["attention_distance"]) - uniform_px) < 5 and np.max(r["metrics"]["nmi"]) < 0.05
            for r in run["models"].values() if r["weights"] == "stand-in"), "untrained stand-ins attend almost uniformly"
+
+
+# %% tags=["remove-input"]
+note.html()  # where this chapter's figures and numbers come from, folded

@@ -106,27 +106,60 @@ def caption_below(fig, lines: Sequence[str], fontsize: int = 8) -> None:
     fig.text(0.0, -0.01, text, ha="left", va="top", fontsize=fontsize)
 
 
+class ProvenanceNote:
+    """Where a chapter's figures and numbers come from: gathered while the chapter runs, shown once,
+    folded, at its end (:meth:`html`), so that captions can say what to see.
+
+    Each line is a source (a model's run, an analysis, a results file) with the figures that use it.
+    """
+
+    def __init__(self, title: str = "Where this chapter's figures and numbers come from"):
+        self.title = title
+        self.sources: dict[str, list[str]] = {}  # line → the figures (or tables) that use it
+
+    def add(self, line: str, used_by: str = "") -> None:
+        users = self.sources.setdefault(line, [])
+        if used_by and used_by not in users:
+            users.append(used_by)
+
+    def html(self) -> HtmlMarkup:
+        """A folded ``<details>`` block listing every source once."""
+        if not self.sources:
+            raise ValueError("nothing was added to the provenance note")
+        items = "".join(f"<li>{html.escape(line)}" + (f" <em>({html.escape(', '.join(users))})</em>" if users else "")
+                        + "</li>" for line, users in self.sources.items())
+        return HtmlMarkup(f'<details class="sslvit-provenance"><summary>{html.escape(self.title)}</summary>'
+                          f'<ul style="font-size: 0.85em">{items}</ul></details>')
+
+
 class Captions:
-    """The provenance captions of one chapter's figures: where each model and the analysis came from.
+    """The provenance of one chapter's figures: where each model and the analysis came from, gathered in a
+    :class:`ProvenanceNote` (not written on the figures).
 
     ``titles``: model name → title; ``infos``: model name → the info dict of
     :func:`sslvit_lite.saved_runs.trained_backbone`.
     """
 
-    def __init__(self, titles: dict[str, str], infos: dict[str, dict]):
+    def __init__(self, titles: dict[str, str], infos: dict[str, dict], note: ProvenanceNote | None = None):
         missing = sorted(set(titles) - set(infos))
         if missing:
             raise ValueError(f"no info for {missing}: pass the info dict of every titled model")
         self.titles, self.infos = titles, infos
+        self.note = note if note is not None else ProvenanceNote()
 
     def describe(self, name: str) -> str:
         """One line for model ``name``: title, origin, preset, steps, device, commit."""
         return model_origin(self.titles[name], self.infos[name])
 
-    def figure(self, fig, *names: str, analysis: dict, notes: Sequence[str] = (), fontsize: int = 8) -> None:
-        """Write under ``fig`` the lines of ``names``, the analysis record and any ``notes``."""
-        caption_below(fig, [self.describe(n) for n in names] + [f"analysis: {provenance_caption(analysis)}", *notes],
-                      fontsize)
+    def figure(self, fig, *names: str, analysis: dict, label: str = "", notes: Sequence[str] = (),
+               sources: Sequence[str] = (), fontsize: int = 9) -> None:
+        """Record the sources of ``fig`` (the models ``names``, the analysis and any other ``sources``, e.g. of
+        the paper's reference values) in the note, under ``label``; write only ``notes`` (what to see, e.g.
+        what a grey line is) under the figure."""
+        for line in [*(self.describe(n) for n in names), f"analysis: {provenance_caption(analysis)}", *sources]:
+            self.note.add(line, label)
+        if notes:
+            caption_below(fig, notes, fontsize)
 
 
 def cpu_threads_for_small_models() -> int:

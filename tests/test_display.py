@@ -93,16 +93,29 @@ def test_model_styles_give_one_title_and_colour_per_model():
         model_styles("byol")
 
 
-def test_captions_name_each_model_and_the_analysis():
+def test_captions_gather_each_model_and_the_analysis_in_the_note_and_write_only_notes():
     from sslvit_lite.display import Captions
 
     infos = {"mocov3": {"origin": "saved run", "provenance": {"preset": "cpu", "commit": "abc123"}}}
     captions = Captions({"mocov3": "CL (MoCo v3)"}, infos)
     assert captions.describe("mocov3").startswith("CL (MoCo v3): saved run") and "preset cpu" in captions.describe("mocov3")
     fig = plt.figure()
-    captions.figure(fig, "mocov3", analysis={"device": "CPU", "commit": "def456"}, notes=["a note"])
-    text = fig.texts[-1].get_text()
-    assert "commit abc123" in text and "analysis: CPU · commit def456" in text and "a note" in text
+    captions.figure(fig, "mocov3", analysis={"device": "CPU", "commit": "def456"}, label="maps", notes=["a note"])
+    captions.figure(fig, "mocov3", analysis={"device": "CPU", "commit": "def456"}, label="distance")
+    assert [t.get_text() for t in fig.texts] == ["a note"]  # provenance stays off the figure
     plt.close(fig)
+    note = captions.note.html()
+    assert note.startswith("<details") and note.count("commit abc123") == 1  # each source listed once
+    assert "analysis: CPU · commit def456" in note and "(maps, distance)" in note
     with pytest.raises(ValueError, match="no info"):
         Captions({"simmim": "MIM"}, infos)
+
+
+def test_the_provenance_note_escapes_text_and_refuses_to_be_empty():
+    from sslvit_lite.display import ProvenanceNote
+
+    note = ProvenanceNote()
+    with pytest.raises(ValueError, match="nothing"):
+        note.html()
+    note.add("run <a> & b", "fig 1")
+    assert "run &lt;a&gt; &amp; b" in note.html() and "<summary>" in note.html()
