@@ -47,9 +47,10 @@ import matplotlib.pyplot as plt
 import torch
 
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset, normalize
-from sslvit_lite.display import ProvenanceNote
+from sslvit_lite.display import ProvenanceNote, use_book_style
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import build_vit, capture, count_hooks, patch_grid
+use_book_style()  # figure fonts readable at the column width
 
 torch.manual_seed(seed)
 test_set = load_dataset("cifar10", "test", source=data_source)
@@ -120,7 +121,7 @@ for depth in depths:
     patch_attn = patch_attn / patch_attn.sum(-1, keepdim=True)
     maps.append(patch_attn[:, query].mean(0).reshape(rows, cols))  # (8, 8), mean over heads
 uniform = 1.0 / (rows * cols)
-fig, axes = plt.subplots(1, len(depths) + 1, figsize=(2.5 * (len(depths) + 1), 3.0))
+fig, axes = plt.subplots(1, len(depths) + 1, figsize=(min(9.3, 2.5 * (len(depths) + 1)), 3.0))
 axes[0].imshow(images[image_index].permute(1, 2, 0).numpy())
 axes[0].add_patch(plt.Rectangle((query_col * 4 - 0.5, query_row * 4 - 0.5), 4, 4, fill=False, color="red", lw=2))
 axes[0].set_title(test_set.classes[int(batch.labels[image_index])])
@@ -131,7 +132,7 @@ for ax, depth, query_map in zip(axes[1:], depths, maps):
 for ax in axes:
     ax.axis("off")
 fig.colorbar(shown, ax=axes[1:], shrink=0.8, label=f"attention (uniform = 1/{rows * cols})")
-fig.suptitle(f"Untrained ViT-Tiny/4, query patch ({query_row}, {query_col})", fontsize=10)
+fig.suptitle(f"Untrained ViT-Tiny/4, query patch ({query_row}, {query_col})")
 plt.show()
 print(f"largest attention in the maps: {max(float(m.max()) for m in maps) / uniform:.2f}× uniform")
 assert all(torch.isclose(m.sum(), torch.ones(())) for m in maps)
@@ -149,7 +150,7 @@ assert all(torch.isclose(m.sum(), torch.ones(())) for m in maps)
 # %%
 block_outputs = cap.block_outputs  # 13 × (B, 65, 192)
 shown = [0, 1, 2, 4, 6, 8, 10, 12]
-fig, axes = plt.subplots(1, len(shown), figsize=(1.6 * len(shown), 2.0))
+fig, axes = plt.subplots(1, len(shown), figsize=(min(9.3, 1.6 * len(shown)), 2.0))
 for ax, depth in zip(axes, shown):
     patches = block_outputs[depth][:, vit.num_prefix_tokens:]  # (B, 64, 192)
     flat = patches.reshape(-1, patches.shape[-1])
@@ -158,9 +159,9 @@ for ax, depth in zip(axes, shown):
     rgb = (patches[image_index] - patches.reshape(-1, patches.shape[-1]).mean(0)) @ v[:3].T  # (64, 3)
     rgb = (rgb - rgb.min(0).values) / (rgb.max(0).values - rgb.min(0).values + 1e-8)
     ax.imshow(rgb.reshape(rows, cols, 3).numpy())
-    ax.set_title(f"depth {depth}", fontsize=8)
+    ax.set_title(f"depth {depth}")
     ax.axis("off")
-fig.suptitle("First 3 principal components of the patch tokens", fontsize=10)
+fig.suptitle("First 3 principal components of the patch tokens")
 plt.tight_layout()
 plt.show()
 assert len(block_outputs) == len(vit.blocks) + 1

@@ -68,13 +68,14 @@ from sslvit_lite.augment import RECIPE_VIEWS, build_recipe
 from sslvit_lite.checkpoint import build_backbone, load_checkpoint, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.diagrams import mocov3_diagram
-from sslvit_lite.display import ProvenanceNote, to_rgb
+from sslvit_lite.display import ProvenanceNote, to_rgb, use_book_style
 from sslvit_lite.objectives.mocov3 import MoCoV3, infonce, momentum_at
 from sslvit_lite.presets import get_preset, lr_at, resolve, steps_for
 from sslvit_lite.probing import evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.results import models_probe_table, probe_models, probe_summary, probe_table
 from sslvit_lite.saved_runs import RESULTS_DIR, saved_checkpoint_path, trained_backbone
+use_book_style()  # figure fonts readable at the column width
 
 torch.manual_seed(seed)
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -120,13 +121,13 @@ view_recipe = build_recipe("mocov3", view_size, CIFAR10_MEAN, CIFAR10_STD)
 views = view_recipe(batch.images, generator=torch.Generator().manual_seed(seed))  # 2 × (B, 3, S, S)
 rows = [("original", batch.images.permute(0, 2, 3, 1))]  # to_rgb: normalised views back to (B, S, S, 3) pictures
 rows += [(f"view {i + 1}", to_rgb(v, CIFAR10_MEAN, CIFAR10_STD)) for i, v in enumerate(views)]
-fig, axes = plt.subplots(3, num_images, figsize=(1.5 * num_images, 4.9))
+fig, axes = plt.subplots(3, num_images, figsize=(min(9.3, 1.5 * num_images), 4.9))
 for r, (label, pictures) in enumerate(rows):
     for c in range(num_images):
         axes[r, c].imshow(pictures[c])
         axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
     axes[r, 0].set_ylabel(label)
-fig.suptitle(f"MoCo v3 view pairs at {view_size} px (build_recipe('mocov3'))", fontsize=10)
+fig.suptitle(f"MoCo v3 view pairs at {view_size} px (build_recipe('mocov3'))")
 note.add(f"views and test images: {provenance_caption(record)}", "view pairs")
 plt.tight_layout()
 plt.show()
@@ -263,7 +264,7 @@ ax_m.plot(steps, momenta)
 ax_m.set(xlabel="optimizer step", ylabel="m", title=f"momentum m (m₀ = {m0})")
 run_length = (f"{total_steps:,} steps" if config.steps else
               f"{total_steps:,} steps ({per_epoch:,} per epoch × {config.epochs} epochs on {num_train:,} images)")
-fig.suptitle(f"Schedules of preset {config.preset}: {run_length}", fontsize=10)
+fig.suptitle(f"Schedules of preset {config.preset}: {run_length}")
 plt.tight_layout()
 plt.show()
 assert momentum_at(0.0, m0) == m0 and momenta[-1] == 1.0
@@ -420,10 +421,10 @@ fig, (ax_loss, ax_cos) = plt.subplots(1, 2, figsize=(9, 2.8))
 ax_loss.plot([r["step"] for r in records], [r["loss"] for r in records], marker=".", label="training loss")
 ax_loss.axhline(run_chance, color="gray", ls="--", label="chance 4τ·log B")
 ax_loss.set(xlabel="optimizer step", ylabel="symmetric InfoNCE", title="loss")
-ax_loss.legend(fontsize=8)
+ax_loss.legend()
 ax_cos.plot([r["step"] for r in records], [r.get("positive_cosine", math.nan) for r in records], marker=".")
 ax_cos.set(xlabel="optimizer step", ylabel="cos(q, k⁺)", title="positive-pair cosine")
-fig.suptitle(f"MoCo v3 training, {info['config']['preset']} preset" if records else "no training log found", fontsize=10)
+fig.suptitle(f"MoCo v3 training, {info['config']['preset']} preset" if records else "no training log found")
 plt.tight_layout()
 plt.show()
 print(f"{len(records)} log records")

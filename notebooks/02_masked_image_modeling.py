@@ -71,7 +71,7 @@ from sslvit_lite.augment import build_recipe
 from sslvit_lite.checkpoint import build_backbone, load_checkpoint, load_objective, training_log
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset, normalize
 from sslvit_lite.diagrams import mae_diagram, simmim_diagram
-from sslvit_lite.display import ProvenanceNote, to_rgb
+from sslvit_lite.display import ProvenanceNote, to_rgb, use_book_style
 from sslvit_lite.objectives.mae import MAE, normalize_patches, patchify, unpatchify
 from sslvit_lite.objectives.masking import block_mask, masked_count, token_shuffle
 from sslvit_lite.objectives.simmim import DEFAULTS as SIMMIM_DEFAULTS
@@ -81,6 +81,7 @@ from sslvit_lite.probing import evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.results import models_probe_table, probe_models, probe_summary, probe_table
 from sslvit_lite.saved_runs import RESULTS_DIR, saved_checkpoint_path, trained_backbone
+use_book_style()  # figure fonts readable at the column width
 
 torch.manual_seed(seed)
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -151,13 +152,13 @@ def masked_view(images: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
 
 def show_rows(rows: list[tuple[str, torch.Tensor]], title: str) -> None:
     """One figure row per (label, (B, H, W, 3) pictures)."""
-    fig, axes = plt.subplots(len(rows), num_images, figsize=(1.5 * num_images, 1.55 * len(rows) + 0.5), squeeze=False)
+    fig, axes = plt.subplots(len(rows), num_images, figsize=(min(9.3, 1.5 * num_images), 1.55 * len(rows) + 0.5), squeeze=False)
     for r, (label, pictures) in enumerate(rows):
         for c in range(num_images):
             axes[r, c].imshow(pictures[c])
             axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
-        axes[r, 0].set_ylabel(label, fontsize=8)
-    fig.suptitle(textwrap.fill(title, 110), fontsize=10)
+        axes[r, 0].set_ylabel(label)
+    fig.suptitle(textwrap.fill(title, 110))
     plt.tight_layout()
     plt.show()
 
@@ -434,8 +435,8 @@ for ax, (name, (_, info)) in zip(axes, runs.items()):
     ax.axhline(zero_guess[name], color="gray", ls="--", label="predict 0")
     loss_name = "L1, masked pixels" if name == "simmim" else "MSE, masked patches"
     ax.set(xlabel="optimizer step", title=f"{name}: {loss_name}" + ("" if records else " (no log found)"))
-    ax.legend(fontsize=8)
-fig.suptitle(f"training losses, {runs['simmim'][1]['config']['preset']} preset", fontsize=10)
+    ax.legend()
+fig.suptitle(f"training losses, {runs['simmim'][1]['config']['preset']} preset")
 plt.tight_layout()
 plt.show()
 assert all(math.isfinite(r["loss"]) for _, info in runs.values() for r in training_log(info["path"]))

@@ -83,7 +83,7 @@ from sslvit_lite.analysis.reference import reference
 from sslvit_lite.checkpoint import build_backbone, load_backbone
 from sslvit_lite.claims import late_blocks
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
-from sslvit_lite.display import Captions, cpu_threads_for_small_models, html_table, model_styles
+from sslvit_lite.display import Captions, cpu_threads_for_small_models, html_table, model_styles, use_book_style
 from sslvit_lite.emergence import plot_emergence, uniform_distance
 from sslvit_lite.explorer import AttentionExplorer, live_frontend, record_attentions
 from sslvit_lite.naming import checkpoint_name
@@ -92,6 +92,7 @@ from sslvit_lite.provenance import provenance
 from sslvit_lite.results import verdict_table
 from sslvit_lite.saved_runs import RESULTS_DIR, saved_checkpoint_path, trained_backbone
 from sslvit_lite.vit import patch_grid
+use_book_style()  # figure fonts readable at the column width
 
 TITLES, COLORS = model_styles("mocov3", "simmim")
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
@@ -177,12 +178,12 @@ for row_axes, name in zip(axes, TITLES):
         m = next(maps)  # (R, C)
         shown_image = ax.imshow(m.numpy(), cmap="plasma", vmin=0, vmax=vmax)
         ax.add_patch(plt.Rectangle((qc - 0.5, qr - 0.5), 1, 1, fill=False, color="white", lw=1))
-        ax.set_title(f"query {label}, block {block}", fontsize=9)
+        ax.set_title(f"query {label}, block {block}")
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-axes[0, 0].set_title(test_set.classes[int(batch.labels[image_index])], fontsize=9)
-fig.suptitle("mean of the heads" if map_head is None else f"head {map_head}", fontsize=9)
+axes[0, 0].set_title(test_set.classes[int(batch.labels[image_index])])
+fig.suptitle("mean of the heads" if map_head is None else f"head {map_head}")
 fig.tight_layout()
 fig.colorbar(shown_image, ax=axes[:, 1:], shrink=0.8, label=f"attention (uniform = 1/{grid[0] * grid[1]})")
 caption(fig, *TITLES, label="attention maps")
@@ -260,25 +261,30 @@ assert all(bool(((d >= 0) & (d <= ours_uniform * 3)).all()) for d in distance.va
 # %%
 blocks = np.arange(1, depth + 1)
 ref = reference("attention_distance/mocov3/nb")
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+fig, axes = plt.subplots(2, 2, figsize=(9.3, 6.6))  # two models on top, the comparison and the legend below
+axes = axes.flat
 for ax, name in zip(axes[:2], TITLES):
     d = distance[name].numpy()  # (L, H)
     for h in range(heads):
-        ax.scatter(blocks, d[:, h], s=14, color=COLORS[name], alpha=0.45, label="one head" if h == 0 else None)
-    ax.plot(blocks, d.mean(1), marker="o", color=COLORS[name], label="mean over heads")
-    ax.axhline(ours_uniform, color="gray", ls=":", label="uniform attention")
-    ax.set(title=f"ours: {TITLES[name]}", xlabel="block", ylabel="mean attention distance (px)",
+        ax.scatter(blocks, d[:, h], s=14, color=COLORS[name], alpha=0.45)
+    ax.plot(blocks, d.mean(1), marker="o", color=COLORS[name])
+    ax.axhline(ours_uniform, color="gray", ls=":")
+    ax.set(title=f"ours: {TITLES[name]}", xlabel="block", ylabel="attention distance (px)",
            xticks=blocks, ylim=(0, ours_uniform * 1.25))
-    ax.legend(fontsize=8)
 for name in TITLES:
     axes[2].plot(blocks / depth, distance[name].mean(1).numpy() / ours_uniform, marker="o", color=COLORS[name],
-                 label=f"{TITLES[name]}, ours")
+                 label=f"{TITLES[name]}, ours (mean over heads)")
 axes[2].plot(np.array(ref.x) / 12, np.array(ref.y) / paper_uniform, marker="s", ls="--", color="black",
-             label=f"MoCo v3 ViT-B/16 {ref.tag}")
+             label=f"MoCo v3 ViT-B/16, paper {ref.tag}")
 axes[2].axhline(1.0, color="gray", ls=":")
-axes[2].set(title="relative to uniform attention", xlabel="relative depth (block / number of blocks)",
+axes[2].set(title="relative to uniform attention", xlabel="relative depth (block / blocks)",
             ylabel="distance / uniform", ylim=(0, 1.25))
-axes[2].legend(fontsize=8)
+handles, labels = axes[2].get_legend_handles_labels()
+handles += [plt.Line2D([], [], ls="", marker="o", color="gray", alpha=0.45),
+            plt.Line2D([], [], ls=":", color="gray")]
+labels += ["dots (top): one head each", "dotted: uniform attention"]
+axes[3].axis("off")
+axes[3].legend(handles, labels, loc="center", frameon=False)
 fig.tight_layout()
 caption(fig, *TITLES, label="attention distance", sources=[f"paper values {ref.tag}: {ref.source}; {ref.note}"])
 plt.show()
@@ -317,7 +323,7 @@ assert len(ref.y) == 12 and all(distance[n].shape == (depth, heads) for n in TIT
 # %%
 nmi = {name: torch.stack([attention_nmi(a).mean(0) for a in blocks]) for name, blocks in patch_attn.items()}  # (L, H)
 ref_nmi = reference("nmi/mocov3/nb")
-fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 3.4))
 for name in TITLES:
     n = nmi[name].numpy()
     axes[0].scatter(np.repeat(blocks, heads), n.reshape(-1), s=12, color=COLORS[name], alpha=0.4)
@@ -328,7 +334,7 @@ axes[0].set(title="ours: dots are heads, lines the mean", xlabel="block", ylabel
 axes[1].set(title="next to the paper", xlabel="relative depth (block / number of blocks)", ylabel="NMI, mean over heads")
 for ax in axes:
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=8)
+    ax.legend()
 fig.tight_layout()
 caption(fig, *TITLES, label="NMI", sources=[f"paper values {ref_nmi.tag}: {ref_nmi.source}; {ref_nmi.note}"])
 plt.show()
@@ -356,7 +362,7 @@ assert all(bool(((v >= -1e-6) & (v <= 1 + 1e-6)).all()) for v in nmi.values())
 # %%
 q_jsd = {name: torch.stack([query_jsd(a).mean(0) for a in blocks]) for name, blocks in patch_attn.items()}  # (L, H)
 h_jsd = {name: torch.stack([head_jsd(a).mean(0) for a in blocks]) for name, blocks in patch_attn.items()}  # (L,)
-fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 3.4))
 for name in TITLES:
     axes[0].scatter(np.repeat(blocks, heads), q_jsd[name].numpy().reshape(-1), s=12, color=COLORS[name], alpha=0.4)
     axes[0].plot(blocks, q_jsd[name].mean(1).numpy(), marker="o", color=COLORS[name], label=TITLES[name])
@@ -365,7 +371,7 @@ axes[0].set(title="between queries (dots: heads)", xlabel="block", ylabel="mean 
 axes[1].set(title="between heads, query by query", xlabel="block", ylabel="mean pairwise JSD (bits)", xticks=blocks)
 for ax in axes:
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=8)
+    ax.legend()
 fig.tight_layout()
 caption(fig, *TITLES, label="homogeneity")
 plt.show()
@@ -392,7 +398,7 @@ for name in TITLES:
     ax.plot(blocks, entropy[name].mean(1).numpy(), marker="o", color=COLORS[name], label=TITLES[name])
 ax.axhline(1.0, color="gray", ls=":", label="uniform attention (untrained)")
 ax.set(xlabel="block", ylabel="row entropy / log P", xticks=blocks, ylim=(0, 1.05))
-ax.legend(fontsize=8)
+ax.legend()
 fig.tight_layout()
 caption(fig, *TITLES, label="entropy")
 plt.show()

@@ -77,12 +77,13 @@ from sslvit_lite.claims import late_blocks
 from sslvit_lite.analysis.representation import (effective_rank, image_silhouette, svd_projection_3d, token_tsne,
                                                  unison_ratio)
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
-from sslvit_lite.display import Captions, cpu_threads_for_small_models, html_table, model_styles
+from sslvit_lite.display import Captions, cpu_threads_for_small_models, html_table, model_styles, use_book_style
 from sslvit_lite.presets import get_preset
 from sslvit_lite.provenance import provenance
 from sslvit_lite.vit import capture, model_input, patch_grid
 from sslvit_lite.results import verdict_table
 from sslvit_lite.saved_runs import saved_checkpoint_path, trained_backbone
+use_book_style()  # figure fonts readable at the column width
 
 TITLES, COLORS = model_styles("mocov3", "simmim", "mae")
 preset_name = get_preset(preset).name  # validates the preset; "auto" → smoke without CUDA
@@ -178,13 +179,13 @@ print(f"{num_bins} bins on the half diagonal, up to {freq[-1]:.2f}π; Δ at that
 assert all(torch.allclose(c[:, 0], torch.zeros(())) for c in curves.values()), "Δ(0) = 0 by construction"
 
 # %%
-fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), sharey=True, squeeze=False)
+fig, axes = plt.subplots(1, len(names), figsize=(min(9.3, 3.6 * len(names)), 3.2), sharey=True, squeeze=False)
 cmap = plt.get_cmap("plasma")
 for ax, name in zip(axes[0], names):
     for d, curve in enumerate(curves[name].numpy()):
         ax.plot(freq, curve, color=cmap(d / max(1, depth)), marker=".", label=f"depth {d}" if d in (0, depth) else None)
     ax.set(title=f"ours: {TITLES[name]}", xlabel="diagonal frequency (×π rad/token)", xticks=freq)
-    ax.legend(fontsize=8)
+    ax.legend()
 axes[0, 0].set_ylabel("Δ log amplitude")
 fig.tight_layout()
 caption(fig, *names, label="SVD paths", notes=["colour = depth, from the embedding (dark) to the last block (light), as in the paper's figure"])
@@ -196,7 +197,7 @@ depths = np.arange(depth + 1)
 refs = [reference(k) for k in ("fourier_delta/mocov3/fig", "fourier_delta/simmim/fig", "fourier_delta/mae_encoder/fig",
                                "fourier_delta/mocov3/nb")]
 ref_colors = ["tab:blue", "tab:red", "tab:orange", "tab:cyan"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 5.0))
 for name in names:
     axes[0].plot(depths, curves[name][:, -1].numpy(), marker="o", color=COLORS[name], label=f"{TITLES[name]}, block outputs")
     axes[0].plot(depths[1:] - 0.5, mid_curves[name][:, -1].numpy(), marker="o", mfc="none", ls=":", color=COLORS[name],
@@ -207,8 +208,8 @@ for r, color in zip(refs, ref_colors):
     axes[1].plot(r.x, r.y, marker="s", ls="--", color=color, label=f"{r.model} {r.tag}" + (" (Imagenette, 16 imgs)" if r.tag == "[NB]" else ""))
 axes[1].set(title="paper: ViT-B/16 on ImageNet, Δ at (6, 6) ≈ 0.86π", xlabel="depth (0 = embedding)",
             ylabel="Δ log amplitude", xticks=range(13))
-for ax in axes:
-    ax.legend(fontsize=8)
+for ax in axes:  # legends under the panels, off the curves
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=1, frameon=False)
 fig.tight_layout()
 caption(fig, *names, label="Fourier", sources=[f"paper values {refs[0].tag}: {refs[0].source}; {refs[3].tag}: {refs[3].source}; "
                                                  "read by eye (±0.05) on other grids and images: compare shapes, not levels"])
@@ -265,7 +266,7 @@ shades = [plt.get_cmap(c) for c in ("Blues", "Reds", "Greens", "Purples", "Orang
 per_image_color = [shades[i // tsne_per_class % len(shades)](0.4 + 0.6 * (i % tsne_per_class) / max(1, tsne_per_class - 1))
                    for i in range(len(chosen))]
 token_colors = np.repeat(np.array(per_image_color), grid[0] * grid[1], axis=0)
-fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.9))
+fig, axes = plt.subplots(1, 3, figsize=(9.3, 3.9))
 for ax, name in zip(axes[:2], tsne_states):
     ax.scatter(points[name][:, 0], points[name][:, 1], c=token_colors, s=4)
     ax.set(title=f"ours: {TITLES[name]}, depth {t_depth}\nsilhouette (image ID) {silhouette[name][t_depth]:.2f}",
@@ -275,7 +276,7 @@ for name in tsne_states:
 axes[2].axhline(0, color="gray", ls=":")
 axes[2].set(title="image-ID silhouette of the tokens (cosine)", xlabel="depth (0 = embedding)", ylabel="silhouette",
             xticks=range(depth + 1))
-axes[2].legend(fontsize=8)
+axes[2].legend()
 fig.tight_layout()
 classes = ", ".join(test_set.classes[c] for c in tsne_classes)
 caption(fig, "mocov3", "simmim", label="t-SNE", sources=[f"t-SNE images: {tsne_per_class} per class from {classes} (blue, red, green shades); "
@@ -325,9 +326,9 @@ unison = {name: torch.stack([unison_ratio(z[2 * b - 2][:, prefix:], z[2 * b - 1]
                              for b in range(1, depth + 1)]) for name, z in zs.items()}  # (L,) mean over images
 rank = {name: torch.stack([effective_rank(z[:, prefix:].double()).mean() for z in zs[name][0::2]])
         for name in zs}  # (L + 1,); float64: batched float32 SVD is slow on multi-threaded CPUs
-fig = plt.figure(figsize=(13, 3.8))
+fig = plt.figure(figsize=(9.3, 8.4))  # the two 3-D views on top, unison and rank below
 for i, name in enumerate(projections):
-    ax = fig.add_subplot(1, 4, i + 1, projection="3d")
+    ax = fig.add_subplot(2, 2, i + 1, projection="3d")
     pr = projections[name]
     b, a = pr.before.numpy(), pr.after.numpy()
     ax.scatter(*b.T, s=6, color="gray", label="before attention")
@@ -335,20 +336,20 @@ for i, name in enumerate(projections):
     ax.quiver(*b.T, *(a - b).T, color=COLORS[name], alpha=0.35, arrow_length_ratio=0.1, linewidth=0.6)
     u = float(unison_ratio(zs[name][2 * svd_b - 2][svd_image, prefix:], zs[name][2 * svd_b - 1][svd_image, prefix:]))
     ax.set_title(f"ours: {TITLES[name]}, block {svd_b}, image {svd_image}\nU = {u:.2f}; top-3 SVD explain "
-                 f"{100 * float(pr.explained.sum()):.0f}%", fontsize=8)
-    ax.legend(fontsize=8, loc="upper left")
-ax = fig.add_subplot(1, 4, 3)
+                 f"{100 * float(pr.explained.sum()):.0f}%")
+    ax.legend(loc="upper left")
+ax = fig.add_subplot(2, 2, 3)
 for name in zs:
     ax.plot(range(1, depth + 1), unison[name].numpy(), marker="o", color=COLORS[name], label=TITLES[name])
 ax.axhline(1 / math.sqrt(grid[0] * grid[1]), color="gray", ls=":", label="independent moves (1/√P)")
 ax.set(title="unison ratio, mean over images", xlabel="block", ylabel="U", ylim=(0, 1.05), xticks=range(1, depth + 1))
-ax.legend(fontsize=8)
-ax = fig.add_subplot(1, 4, 4)
+ax.legend()
+ax = fig.add_subplot(2, 2, 4)
 for name in zs:
     ax.plot(range(depth + 1), rank[name].numpy(), marker="o", color=COLORS[name], label=TITLES[name])
 ax.set(title="effective rank per image (mean)", xlabel="depth (0 = embedding)", ylabel="exp(entropy of σ/Σσ)",
        xticks=range(depth + 1))
-ax.legend(fontsize=8)
+ax.legend()
 fig.tight_layout()
 caption(fig, *names, label="unison, rank", sources=["U, the 3-D SVD view and the effective rank are our operationalisations, not "
                             "the paper's code; the paper expects U(CL) > U(MIM) and, as a hypothesis, lower-rank CL tokens late."])

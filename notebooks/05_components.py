@@ -72,13 +72,14 @@ from sslvit_lite.analysis.fourier import fourier_by_depth
 from sslvit_lite.analysis.reference import BANDS, CURVES, FIG1
 from sslvit_lite.checkpoint import build_backbone, load_checkpoint, load_objective
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, normalize
-from sslvit_lite.display import ProvenanceNote, cpu_threads_for_small_models, model_styles
+from sslvit_lite.display import ProvenanceNote, cpu_threads_for_small_models, model_styles, use_book_style
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import block_probes, evaluation_split, finetune
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.results import verdict_table
 from sslvit_lite.vit import capture, patch_grid
 from sslvit_lite.saved_runs import RESULTS_DIR, trained_backbone
+use_book_style()  # figure fonts readable at the column width
 
 torch.manual_seed(seed)
 preset = get_preset(preset).name  # "auto" resolved once, so run folders and captions name the real preset
@@ -182,22 +183,25 @@ assert all(0 <= v <= 100 for by_pool in probes.values() for s in by_pool.values(
 # ViT-B against our models' blocks, 1,000 ImageNet classes against 10 CIFAR classes.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+fig, axes = plt.subplots(2, 2, figsize=(9.3, 6.6))  # the paper's curves, ours (two probes), and the legend
+axes = axes.flat
 for name in NAMES:
     ref = CURVES[f"linear_probe/{name}/fig"]
-    axes[0].plot(ref.x, ref.y, marker="o", color=COLORS[name], label=NAMES[name])
-    for ax, kind in zip(axes[1:], ("linear_probe", "knn")):
+    axes[0].plot(ref.x, ref.y, marker="o", color=COLORS[name])
+    for ax, kind in zip(axes[1:3], ("linear_probe", "knn")):
         for pool, style in (("mean", "-"), ("cls", "--")):
-            ax.plot(range(1, depth + 1), probes[name][pool][kind], style, marker="o", color=COLORS[name],
-                    label=f"{NAMES[name]}, {pool}")
+            ax.plot(range(1, depth + 1), probes[name][pool][kind], style, marker="o", color=COLORS[name])
 axes[0].set(title=f"paper Fig 10 {ref.tag}: ViT-B/16, ImageNet", xlabel="block", ylabel="linear probe top-1 (%)")
 axes[1].set(title="ours: linear probe", xlabel="block", ylabel="top-1 (%)")
 axes[2].set(title=f"ours: {knn_k}-NN", xlabel="block", ylabel="top-1 (%)")
-for ax in axes[1:]:
+for ax in axes[1:3]:
     ax.set_xticks(range(1, depth + 1))
-axes[0].legend(fontsize=8)
-axes[1].legend(fontsize=8)
-fig.suptitle("Per-block probes", fontsize=10)
+handles = [plt.Line2D([], [], color=COLORS[n], marker="o") for n in NAMES]
+handles += [plt.Line2D([], [], color="gray", ls="-"), plt.Line2D([], [], color="gray", ls="--")]
+axes[3].axis("off")
+axes[3].legend(handles, [*NAMES.values(), "ours: mean-pooled patch tokens", "ours: [CLS] token"], loc="center",
+               frameon=False)
+fig.suptitle("Per-block probes")
 plt.tight_layout()
 plt.show()
 best = {name: 1 + max(range(depth), key=lambda i: probes[name][claim_pool]["linear_probe"][i]) for name in NAMES}
@@ -271,7 +275,7 @@ print(f"decoder blocks 1..{len(decoder)}:", [round(v, 2) for v in decoder])
 assert len(encoder) == depth + 1 and len(decoder) == len(masked) >= 1
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=False)
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 3.6), sharey=False)
 ref, band = CURVES["fourier_delta/mae_encoder/fig"], BANDS["fourier_delta/mae_decoder/fig"]
 axes[0].plot(ref.x, ref.y, marker="o", color="tab:green", label="MAE encoder")
 axes[0].fill_between(band.x, band.low, band.high, color="tab:purple", alpha=0.3, label="MAE decoder (range)")
@@ -288,7 +292,7 @@ axes[1].set_xticks(range(depth + 1 + len(decoder)))
 axes[1].set(title=f"ours: MAE on CIFAR-10, {fourier['images']} test images",
             xlabel=f"depth (encoder 0–{depth}, decoder {depth + 1}–{depth + len(decoder)})", ylabel="Δ log amplitude")
 for ax in axes:
-    ax.legend(fontsize=8)
+    ax.legend()
 note.add(f"MAE decoder: {measured['models']['mae'].get('decoder_origin', 'same model')}", "decoder Fourier")
 plt.tight_layout()
 plt.show()
@@ -329,10 +333,10 @@ for name in NAMES:
 assert all(0 <= v <= 100 for v in tuned.values())
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 3.6))
 for key, (lp, ft) in FIG1["lp_ft"].items():
     axes[0].scatter(lp, ft, color=COLORS.get(key, "gray"))
-    axes[0].annotate(key, (lp, ft), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    axes[0].annotate(key, (lp, ft), xytext=(3, 3), textcoords="offset points")
 axes[0].set(title=f"paper Fig 1-left {FIG1['tag']}: ViT-B/16, ImageNet", xlabel="linear probe (%)", ylabel="fine-tuning (%)")
 for name in NAMES:
     if name in tuned:
@@ -340,7 +344,7 @@ for name in NAMES:
 axes[1].set(title=f"ours: last block, {claim_pool} pooling, {measured.get('finetune_epochs', 0)} FT epochs",
             xlabel="linear probe (%)", ylabel="fine-tuning (%)")
 if tuned:
-    axes[1].legend(fontsize=8)
+    axes[1].legend()
 plt.tight_layout()
 plt.show()
 assert len(axes[1].collections) == len(tuned)

@@ -84,13 +84,14 @@ from sklearn.preprocessing import StandardScaler
 from sslvit_lite.analysis.robustness import (CUE_CLASSES, accuracy_under_noise, band_limited_noise, cue_conflict_set,
                                              cue_consistent_set, shape_bias)
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
-from sslvit_lite.display import Captions, cpu_threads_for_small_models, html_table, model_styles
+from sslvit_lite.display import Captions, cpu_threads_for_small_models, html_table, model_styles, use_book_style
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import extract_features
 from sslvit_lite.provenance import provenance
 from sslvit_lite.vit import model_input
 from sslvit_lite.results import verdict_table
 from sslvit_lite.saved_runs import saved_checkpoint_path, trained_backbone
+use_book_style()  # figure fonts readable at the column width
 
 TITLES, COLORS = model_styles("mocov3", "simmim")
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -225,7 +226,7 @@ assert all(0 <= noise[n]["clean"] <= 1 and len(noise[n]["accuracy"]) == len(freq
 assert float(example.pow(2).mean().sqrt()) <= noise_eps + 1e-9
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [2, 1]})
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 3.4), gridspec_kw={"width_ratios": [2, 1]})
 for name, r in noise.items():
     axes[0].plot(noise_freqs, 100 * np.array(r["delta"]), marker="o", color=COLORS[name],
                  label=f"{TITLES[name]} (clean {100 * r['clean']:.1f}%)")
@@ -234,7 +235,7 @@ noise_se = max(100 * math.sqrt(r["clean"] * (1 - r["clean"]) / len(eval_labels))
 axes[0].axhspan(-noise_se, noise_se, color="gray", alpha=0.15, label="±1 standard error of the accuracy")
 axes[0].set(title="OUR test: accuracy change under band-limited noise", xlabel="noise band centre f (×π rad/px)",
             ylabel="Δ accuracy (points)", xticks=noise_freqs)
-axes[0].legend(fontsize=8)
+axes[0].legend()
 shown = (inputs["mocov3"][:1] + example)[0]  # (3, S, S) normalised
 std, mean = torch.tensor(CIFAR10_STD).view(3, 1, 1), torch.tensor(CIFAR10_MEAN).view(3, 1, 1)
 axes[1].imshow((shown * std + mean).clamp(0, 1).permute(1, 2, 0).numpy())
@@ -290,14 +291,14 @@ for name, model in models.items():
 assert all(0 <= c["decided"] <= 1 and (math.isnan(c["shape_bias"]) or 0 <= c["shape_bias"] <= 1) for c in cue.values())
 
 # %%
-fig = plt.figure(figsize=(11, 3.4))
+fig = plt.figure(figsize=(9.3, 3.4))
 grid_spec = fig.add_gridspec(2, 8, width_ratios=[1] * 6 + [0.3, 3])
 for i in range(12):
     ax = fig.add_subplot(grid_spec[i // 6, i % 6])
     k = i * cue_conflict_per_pair  # the first image of each (shape, texture) pair
     ax.imshow(conflict.images[k].permute(1, 2, 0).numpy())
     s, t = int(conflict.shape_labels[k]), int(conflict.texture_labels[k])
-    ax.set_title(f"{CUE_CLASSES[s].split('/')[0]} + {CUE_CLASSES[t].split('/')[1]}", fontsize=8)
+    ax.set_title(f"{CUE_CLASSES[s].split('/')[0]} + {CUE_CLASSES[t].split('/')[1]}")
     ax.axis("off")
 ax = fig.add_subplot(grid_spec[:, 7])
 bias = [cue[n]["shape_bias"] for n in TITLES]
@@ -305,7 +306,7 @@ ax.bar(range(len(TITLES)), bias, color=[COLORS[n] for n in TITLES])
 ax.axhline(0.5, color="gray", ls=":", label="no preference")
 ax.set(xticks=range(len(TITLES)), xticklabels=[TITLES[n] for n in TITLES], ylim=(0, 1),
        ylabel="shape bias", title="OUR test: cue-conflict shape bias")
-ax.legend(fontsize=8)
+ax.legend()
 caption(fig, *TITLES, label="shape bias", sources=[f"shape-bias test, ours, after Geirhos et al. 2019, on our procedural set at {img_size} px: probe fit on "
                              f"{len(cue_fit.images)} cue-consistent images, {len(conflict.images)} cue-conflict images "
                              "(left: one per shape/texture pair). Expected (unverified): CL more shape-biased."])

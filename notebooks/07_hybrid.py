@@ -73,12 +73,13 @@ from sslvit_lite.augment import build_recipe
 from sslvit_lite.checkpoint import build_backbone
 from sslvit_lite.data import dataset_stats, load_dataset
 from sslvit_lite.diagrams import hybrid_diagram
-from sslvit_lite.display import ProvenanceNote, caption_below, cpu_threads_for_small_models
+from sslvit_lite.display import ProvenanceNote, caption_below, cpu_threads_for_small_models, use_book_style
 from sslvit_lite.objectives import OBJECTIVES, build_objective
 from sslvit_lite.presets import resolve
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.results import verdict_table
 from sslvit_lite.sweep import hybrid_sweep, load_sweep, save_sweep, saved_sweep_path
+use_book_style()  # figure fonts readable at the column width
 
 torch.manual_seed(seed)
 cpu_threads_for_small_models()  # tiny models on a CPU: one thread beats several
@@ -154,11 +155,11 @@ for row, (batch, title) in enumerate(zip(shown, titles)):
         rgb = batch[col] * torch.tensor(std).view(3, 1, 1) + torch.tensor(mean).view(3, 1, 1)  # (3, S, S)
         axes[row, col].imshow(rgb.clamp(0, 1).permute(1, 2, 0).nan_to_num(0.5).numpy())
         axes[row, col].axis("off")
-    axes[row, 0].set_title(title, fontsize=8, loc="left")
+    axes[row, 0].set_title(title, loc="left")
 record = provenance(data=demo_set.source, preset=cfg.preset)
 note = ProvenanceNote()  # where the figures come from, shown folded at the end of the page
 note.add(f"views: {provenance_caption(record)}", "views")
-fig.suptitle("The hybrid's three views (grey: masked)", fontsize=10)
+fig.suptitle("The hybrid's three views (grey: masked)")
 plt.tight_layout()
 plt.show()
 assert pixels.float().mean() > 0.5, "SimMIM masks about 60 % of the image"
@@ -245,7 +246,7 @@ assert [p["lambda"] for p in points] == sorted(p["lambda"] for p in points) and 
 
 # %%
 colors = plt.get_cmap("viridis")
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 3.4))
 for p in points:
     steps = [r["step"] for r in p["log"]]
     color = colors(p["lambda"])
@@ -255,7 +256,7 @@ for p in points:
 axes[0].set(title="SimMIM term: L1 on masked pixels", xlabel="step", ylabel="loss")
 axes[1].set(title="MoCo v3 term: symmetric InfoNCE", xlabel="step", ylabel="loss")
 for ax in axes:
-    ax.legend(fontsize=8)
+    ax.legend()
 plt.tight_layout()
 plt.show()
 assert all(p["log"] for p in points), "every run has a training log"
@@ -282,7 +283,7 @@ assert len(lines) == len(points) + 2
 # %%
 lams = [p["lambda"] for p in points]
 tuned = [(p["lambda"], p["fine_tune"]) for p in points if p["fine_tune"] is not None]
-fig, axes = plt.subplots(1, 3 if tuned else 2, figsize=(13 if tuned else 9.5, 3.6))
+fig, axes = plt.subplots(1, 3 if tuned else 2, figsize=(9.3, 3.6))
 ref_l = [p["lambda"] for p in HYBRID_SWEEP["points"]]
 axes[0].plot(ref_l, [p["linear_probe"] for p in HYBRID_SWEEP["points"]], marker="o", color="tab:purple", label="LP")
 twin = axes[0].twinx()
@@ -296,9 +297,9 @@ if tuned:  # the committed laptop sweep has no fine-tuning: no empty panel then
     axes[2].plot([t[0] for t in tuned], [t[1] for t in tuned], marker="s", ls="--", color="tab:orange")
     axes[2].set(title=f"ours: fine-tuned ({table['evaluation']['finetune_epochs']} epochs)", xlabel="λ (weight of CL)",
                 ylabel="top-1 (%)")
-axes[0].legend(loc="lower center", fontsize=8)
-twin.legend(loc="lower right", fontsize=8)
-axes[1].legend(fontsize=8)
+axes[0].legend(loc="lower center")
+twin.legend(loc="lower right")
+axes[1].legend()
 plt.tight_layout()
 plt.show()
 assert len(axes[1].lines) == 2
@@ -315,7 +316,7 @@ assert len(axes[1].lines) == 2
 # %%
 roles = {0.0: ("MIM (λ = 0)", "tab:red"), hybrid_lambda: (f"CL + MIM (λ = {hybrid_lambda:g})", "tab:purple"),
          1.0: ("CL (λ = 1)", "tab:blue")}
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 3.5))
 for p in points:
     label, color = roles.get(p["lambda"], (None, "lightgray"))
     nmi = [sum(h) / len(h) for h in p["metrics"]["nmi"]]  # mean over heads, blocks 1..L
@@ -327,9 +328,9 @@ axes[1].set(title="Fourier: Δ log amplitude, highest frequency", xlabel="depth"
 axes[0].set_xticks(range(1, len(nmi) + 1))
 axes[1].set_xticks(range(len(delta)))
 for ax in axes:
-    ax.legend(fontsize=8)
+    ax.legend()
 if len(points) > 3:
-    caption_below(fig, ["grey: the other λ"], fontsize=9)
+    caption_below(fig, ["grey: the other λ"])
 plt.tight_layout()
 plt.show()
 assert all(len(p["metrics"]["fourier_delta"]) == len(p["metrics"]["nmi"]) + 1 for p in points), "depths 0..L, blocks 1..L"

@@ -97,13 +97,14 @@ from sslvit_lite.measure import compute_metrics
 from sslvit_lite.claims import CLAIMS, scoreboard
 from sslvit_lite.checkpoint import CheckpointError
 from sslvit_lite.data import IMAGENET_MEAN, IMAGENET_STD, DatasetUnavailableError, load_dataset, normalize
-from sslvit_lite.display import ProvenanceNote, html_table
+from sslvit_lite.display import ProvenanceNote, html_table, use_book_style
 from sslvit_lite.download import DownloadError
 from sslvit_lite.presets import get_preset
 from sslvit_lite.official import build_model, load_pretrained
 from sslvit_lite.registry import CHECKPOINTS
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.vit import capture, patch_grid
+use_book_style()  # figure fonts readable at the column width
 
 MODELS = {"mocov3": "mocov3_vit_base", "simmim": "simmim_vit_base", "dino": "dino_vit_base", "mae": "mae_vit_base"}
 LABELS = {"mocov3": "MoCo v3 (CL)", "simmim": "SimMIM (MIM)", "dino": "DINO (CL)", "mae": "MAE (MIM)"}
@@ -371,7 +372,7 @@ def finish(fig, axes, title: str = CAPTION, depth_axis: bool = True) -> None:
     """Integer ticks on a depth axis, the weights note on top, show."""
     for ax in np.ravel(axes) if depth_axis else []:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title)
     plt.show()
 
 
@@ -393,9 +394,9 @@ assert json.loads(json.dumps(run, allow_nan=False))["models"].keys() == MODELS.k
 # %%
 example = np.asarray(Image.open(io.BytesIO(base64.b64decode(run["example_image"]))))  # (224, 224, 3)
 qr, qc = run["query"]
-fig, axes = plt.subplots(1, len(MODELS) + 1, figsize=(2.6 * (len(MODELS) + 1), 3.2), layout="constrained")
+fig, axes = plt.subplots(1, len(MODELS) + 1, figsize=(min(9.3, 2.6 * (len(MODELS) + 1)), 3.2), layout="constrained")
 axes[0].imshow(example)
-axes[0].set_title("image, query patch", fontsize=8)
+axes[0].set_title("image, query patch")
 uniform = 1 / (IMG // PATCH) ** 2
 vmax = max(4 * uniform, max(float(np.max(run["models"][n]["attention_map"]["head_maps"][map_head])) for n in MODELS))
 for ax, name in zip(axes[1:], MODELS):  # one colour scale for all maps, from 0: near-uniform maps look flat
@@ -403,7 +404,7 @@ for ax, name in zip(axes[1:], MODELS):  # one colour scale for all maps, from 0:
     shown = ax.imshow(np.asarray(record["head_maps"][map_head]), cmap="plasma", extent=(0, IMG, IMG, 0),
                       vmin=0, vmax=vmax)
     ax.set_title(f"{LABELS[name]} ({run['models'][name]['weights']})\n"
-                 f"block {record['block']}, head {map_head}", fontsize=8)
+                 f"block {record['block']}, head {map_head}")
 for ax in axes:
     ax.add_patch(plt.Rectangle((qc * PATCH, qr * PATCH), PATCH, PATCH, fill=False, color="red", lw=1.5))
     ax.axis("off")
@@ -424,7 +425,7 @@ assert all(math.isclose(float(np.sum(r["attention_map"]["head_maps"][map_head]))
 # %%
 uniform_px = float(patch_distances((IMG // PATCH, IMG // PATCH), PATCH).mean())
 nb_distance = reference("attention_distance/mocov3/nb")
-fig, axes = plt.subplots(1, len(MODELS) + 1, figsize=(3.0 * (len(MODELS) + 1), 3.2), sharey=True, layout="constrained")
+fig, axes = plt.subplots(1, len(MODELS) + 1, figsize=(min(9.3, 3.0 * (len(MODELS) + 1)), 3.2), sharey=True, layout="constrained")
 for ax, name in zip(axes, MODELS):
     per_head = np.asarray(run["models"][name]["metrics"]["attention_distance"])  # (L, H)
     blocks = np.arange(1, len(per_head) + 1)
@@ -437,7 +438,7 @@ axes[-1].set(title="paper (official notebook)", xlabel="block")
 for ax in axes:
     ax.axhline(uniform_px, color="grey", ls=":", lw=1, label="uniform attention")
     ax.set_ylim(0, 140)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(loc="lower right")
 finish(fig, axes)
 assert abs(uniform_px - 116.5) < 0.05
 assert all(0 <= d <= 16 * math.sqrt(2 * 13**2) for r in run["models"].values()
@@ -456,17 +457,17 @@ assert all(0 <= d <= 16 * math.sqrt(2 * 13**2) for r in run["models"].values()
 # %%
 nb_nmi = reference("nmi/mocov3/nb")
 panels = [("nmi", "NMI(query; key)"), ("query_jsd", "query JSD (bits)"), ("head_jsd", "head JSD (bits)")]
-fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3.4 * (len(panels) + 1), 3.2), layout="constrained")
+fig, axes = plt.subplots(1, len(panels) + 1, figsize=(min(9.3, 3.4 * (len(panels) + 1)), 3.2), layout="constrained")
 for ax, (key, label) in zip(axes, panels):
     for name in MODELS:
         curve = [np.mean(v) for v in run["models"][name]["metrics"][key]]
         ax.plot(range(1, len(curve) + 1), curve, marker="o", color=COLORS[name],
                 label=f"{LABELS[name]} ({run['models'][name]['weights']})")
     ax.set(xlabel="block", ylabel=label, ylim=(0, 1 if key != "nmi" else 0.6))  # full scale: noise stays small
-axes[0].legend(fontsize=8)
+axes[0].legend()
 axes[-1].plot(nb_nmi.x, nb_nmi.y, "k--", marker=".", label=f"MoCo v3 {nb_nmi.tag}")
 axes[-1].set(title="paper (official notebook)", xlabel="block", ylabel="NMI", ylim=(0, 0.6))
-axes[-1].legend(fontsize=8)
+axes[-1].legend()
 finish(fig, axes)
 assert all(-1e-6 <= v <= 1 + 1e-6 for r in run["models"].values() for key, _ in panels
            for row in r["metrics"][key] for v in np.ravel(row))
@@ -486,7 +487,7 @@ assert all(-1e-6 <= v <= 1 + 1e-6 for r in run["models"].values() for key, _ in 
 fourier_refs = ["fourier_delta/mocov3/nb", "fourier_delta/mocov3/fig", "fourier_delta/simmim/fig",
                 "fourier_delta/mae_encoder/fig"]
 ref_colors = {"mocov3": "tab:blue", "simmim": "tab:red", "mae": "tab:orange"}
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True, layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 3.4), sharey=True, layout="constrained")
 for name in MODELS:
     delta = run["models"][name]["metrics"]["fourier_delta"]
     axes[0].plot(range(len(delta)), delta, marker="o", color=COLORS[name],
@@ -498,7 +499,7 @@ for key in fourier_refs:
 axes[0].set(title="ours", xlabel="depth (0 = embedding)", ylabel="Δ log amplitude at bin 6")
 axes[1].set(title="paper", xlabel="depth (0 = embedding)")
 for ax in axes:
-    ax.legend(fontsize=8)
+    ax.legend()
 finish(fig, axes)
 assert all(r["metrics"]["fourier_curves"][d][0] == 0 and np.isfinite(r["metrics"]["fourier_delta"]).all()
            for r in run["models"].values() for d in range(r["blocks"] + 1))
@@ -521,7 +522,7 @@ colors = []
 for i, c in enumerate(classes):
     rank, count = classes[:i].count(c), classes.count(c)
     colors += [shades[class_names.index(c)](0.45 + 0.5 * rank / max(1, count - 1))] * per_image
-fig, axes = plt.subplots(1, len(MODELS), figsize=(3.3 * len(MODELS), 3.6), layout="constrained")
+fig, axes = plt.subplots(1, len(MODELS), figsize=(min(9.3, 3.3 * len(MODELS)), 3.6), layout="constrained")
 for ax, name in zip(axes, MODELS):
     record = run["models"][name]
     points = np.asarray(record["tsne"]["points"])  # (n·196, 2)
@@ -546,14 +547,14 @@ assert all(len(r["tsne"]["points"]) == len(classes) * (IMG // PATCH) ** 2 for r 
 # %%
 panels = [("silhouette", "image-ID silhouette (cosine)", 0), ("unison", "unison ratio (attention)", 1),
           ("effective_rank", "effective rank of patch tokens", 0)]
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(9.3, 3.4), layout="constrained")
 for ax, (key, label, first) in zip(axes, panels):
     for name in MODELS:
         curve = run["models"][name]["metrics"][key]
         ax.plot(range(first, first + len(curve)), curve, marker="o", color=COLORS[name],
                 label=f"{LABELS[name]} ({run['models'][name]['weights']})")
     ax.set(xlabel="block" if first else "depth (0 = embedding)", ylabel=label)
-axes[0].legend(fontsize=8)
+axes[0].legend()
 finish(fig, axes)
 assert all(0 <= u <= 1 + 1e-6 for r in run["models"].values() for u in r["metrics"]["unison"])
 assert all(-1 <= s <= 1 for r in run["models"].values() for s in r["metrics"]["silhouette"])

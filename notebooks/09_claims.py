@@ -83,13 +83,14 @@ from sslvit_lite.measure import compute_metrics
 from sslvit_lite.claims import CLAIMS, MARGINS, STATUSES, margins, scoreboard, scoreboard_markdown, spreads
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.checkpoint import build_backbone
-from sslvit_lite.display import cpu_threads_for_small_models, html_table, model_styles
+from sslvit_lite.display import cpu_threads_for_small_models, html_table, model_styles, use_book_style
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import block_probes, evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
 from sslvit_lite.reproduce import Reproduction
 from sslvit_lite.results import INIT_TITLES
 from sslvit_lite.saved_runs import RESULTS_DIR, trained_backbone
+use_book_style()  # figure fonts readable at the column width
 
 TITLES, COLORS = model_styles("mocov3", "simmim", "mae", "hybrid", "random_init")
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -205,9 +206,9 @@ if use_saved:
     ax.imshow(grid, cmap=ListedColormap(["#d9534f", "#f0ad4e", "#dddddd", "#5cb85c"]), vmin=0, vmax=3, aspect="auto")
     for i in range(len(CLAIMS)):
         for j, rows in enumerate(controls.values()):
-            ax.text(j, i, short[rows[i].status], ha="center", va="center", fontsize=9)
-    ax.set_yticks(range(len(CLAIMS)), [f"{c.id}. {textwrap.shorten(c.claim, 38)}" for c in CLAIMS], fontsize=9)
-    ax.set_xticks(range(len(controls)), [textwrap.fill(label, 12) for label in controls], fontsize=9)
+            ax.text(j, i, short[rows[i].status], ha="center", va="center")
+    ax.set_yticks(range(len(CLAIMS)), [f"{c.id}. {textwrap.shorten(c.claim, 38)}" for c in CLAIMS])
+    ax.set_xticks(range(len(controls)), [textwrap.fill(label, 12) for label in controls])
     ax.xaxis.tick_top()
     fig.tight_layout()
     plt.show()
@@ -242,7 +243,7 @@ if use_saved:
     ax.fill_between(blocks, random_lp.min(0), random_lp.max(0), color="grey", alpha=0.3, label="random inits")
     ax.set(xlabel="block", ylabel="linear probe top-1 (%)", xticks=blocks)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="model (seeds)", title_fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="model (seeds)", title_fontsize=9)
     fig.tight_layout()
     plt.show()
     assert random_lp.shape[0] >= 6 and (random_lp >= 0).all()

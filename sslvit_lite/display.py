@@ -162,6 +162,20 @@ class Captions:
             caption_below(fig, notes, fontsize)
 
 
+# Font sizes for figures read at the book's column width (about 730 px): a figure up to 9.3 inches wide
+# shows 11-pt text at 12 px or more. Chapters keep their figures within that width.
+BOOK_STYLE = {"font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xtick.labelsize": 10,
+              "ytick.labelsize": 10, "legend.fontsize": 10, "figure.titlesize": 12, "legend.framealpha": 0.9}
+MAX_FIGURE_WIDTH = 9.3  # inches
+
+
+def use_book_style() -> None:
+    """Set matplotlib's font sizes for the book (:data:`BOOK_STYLE`)."""
+    import matplotlib as mpl  # only the chapters draw
+
+    mpl.rcParams.update(BOOK_STYLE)
+
+
 def cpu_threads_for_small_models() -> int:
     """Use one torch thread when there is no GPU; returns the number of threads now in use.
 
