@@ -176,5 +176,42 @@ assert len(block_outputs) == len(vit.blocks) + 1
 #   each objective reshapes these two objects.
 
 
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Uniform attention on our grid.** An untrained ViT attends almost uniformly. Before running
+#    anything, estimate the mean attention distance of perfectly uniform attention on our 8×8 grid of
+#    4-px patches, and compare it with ViT-B/16's 116.5 px on a 14×14 grid of 16-px patches.
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    The distance scales with the patch size and the grid. On an 8×8 grid of 4-px patches the mean
+#    distance between two patch centres is about **16.5 px**, seven times less than ViT-B/16's 116.5 px.
+#    That is why the book divides every distance by the uniform value of its own grid before laying
+#    our curves next to the paper's (chapter 3).
+#    :::
+#
+# 2. **A corner query.** Set `query_row, query_col = 0, 0`. Will the untrained map look different, and
+#    will the query's mean attention distance change?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    The map stays almost flat: at initialisation the attention logits are small, so every query
+#    spreads its attention nearly evenly. The *distance* grows all the same: under uniform attention a
+#    corner patch is on average about 21.9 px from the others on our grid, against 16.5 px averaged over
+#    all queries. A distance alone does not say whether a model learned anything; the later chapters
+#    always compare it with a random initialisation of the same ViT.
+#    :::
+#
+# 3. **Does looking change the model?** Run the model on a batch with and without `capture` and compare
+#    the outputs.
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    They are equal: `capture` switches timm's attention to the explicit path only while it records,
+#    and removes its hooks afterwards (`count_hooks` is 0 again), so every later chapter measures the
+#    same function it trained.
+#    :::
+
 # %% tags=["remove-input"]
 note.html()  # where this chapter's figures and numbers come from, folded

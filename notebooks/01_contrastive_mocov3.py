@@ -530,5 +530,42 @@ else:
 #   looks at every patch token and not at the image as a whole.
 
 
+# %% [markdown]
+# ## Exercises
+#
+# 1. **A softer softmax.** Redo the hand computation of `infonce` with τ = 1 instead of 0.2, for the
+#    batch of B = 4. Predict the chance level and the loss when every query equals its key and the keys
+#    are orthogonal.
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    Chance is $2\tau \log B = 2 \log 4 \approx 2.77$ (0.55 at τ = 0.2). The orthogonal case gives
+#    $2\tau \log(1 + 3e^{-1/\tau}) \approx 1.49$, against 0.008 at τ = 0.2: with a soft softmax even a
+#    perfect solution keeps a large loss, because the negatives are never pushed far enough away.
+#    A small τ makes the loss care about the hardest negatives.
+#    :::
+#
+# 2. **A bigger batch.** The `cpu` preset trains with B = 64. Where does the dashed chance line of the
+#    loss curve move at B = 128?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    From $2 \cdot 2\tau \log 64 \approx 3.33$ to $2 \cdot 2\tau \log 128 \approx 3.88$: each query has
+#    twice as many negatives to tell its key from. A loss is only comparable with the chance level of
+#    its own batch size.
+#    :::
+#
+# 3. **A frozen momentum encoder.** What would the momentum encoder do with momentum m = 1, and would
+#    the base encoder still learn?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    With m = 1 the update $\theta_k \leftarrow m\,\theta_k + (1 - m)\,\theta_q$ never changes the momentum
+#    encoder: the keys come from a frozen random network. The base encoder then learns to predict a
+#    random network's features of the other view. BYOL {cite}`grill2020byol` reports that this alone
+#    lifts ImageNet linear accuracy from 1.4 % (random features) to 18.8 %: far from what a moving
+#    target gives, but not nothing.
+#    :::
+
 # %% tags=["remove-input"]
 note.html()  # where this chapter's figures and numbers come from, folded

@@ -562,5 +562,38 @@ if prefer_saved and evaluation_file.is_file():
 #   linear probing versus fine-tuning.
 
 
+# %% [markdown]
+# ## Exercises
+#
+# 1. **How much is hidden?** With SimMIM's 8-px blocks on a 32-px image and a mask ratio of 0.6, how
+#    many of the blocks are masked? And how many of MAE's 64 tokens at 75 %?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    A 32-px image has 4×4 = 16 blocks of 8 px, and ⌈16 × 0.6⌉ = **10** are masked, 62.5 % of the
+#    pixels (the count is rounded up, as in the official code, which is why the chapter's "exact count"
+#    is not 60 %). MAE masks ⌈64 × 0.75⌉ = **48** tokens and its encoder sees the other 16.
+#    :::
+#
+# 2. **Cheating on the visible pixels.** Replace SimMIM's prediction on the *visible* pixels by noise.
+#    What happens to the loss?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    Nothing, exactly: the mask multiplies the error, so visible pixels never enter
+#    $\mathcal{L}_\text{SimMIM}$. The chapter's check asserts it. Only what the model could not see
+#    can teach it.
+#    :::
+#
+# 3. **A lazy MAE.** Under `norm_pix_loss`, what loss does a decoder get that always predicts zero?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    About **1**: every normalised target patch has mean 0 and variance $\sigma^2 / (\sigma^2 + 10^{-6})
+#    \approx 1$, so predicting 0 (each patch's mean) costs its variance, slightly less for flat patches.
+#    That is the dashed "predict 0" line of the loss figure; a run that does not go below it has
+#    learned nothing about the patterns inside patches.
+#    :::
+
 # %% tags=["remove-input"]
 note.html()  # where this chapter's figures and numbers come from, folded

@@ -492,5 +492,40 @@ display(verdict_table([1, 2, 3, 4, 5], results_dir))
 #   and {doc}`chapter 9 <09_claims>` scores each claim on our models.
 
 
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Collapsed but local.** Every query attends uniformly to the same 4 neighbouring patches, whatever
+#    the query. Predict the NMI and whether the attention distance is small or large.
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    The NMI is **0**: the key distribution does not depend on the query, so $I(q; k) = 0$. The
+#    distance depends on where the 4 patches are and on the query: small for queries next to them,
+#    large for the others. Homogeneity (what NMI measures) and globality (what the distance
+#    measures) are two different things, which is why the chapter reports both, and the entropy too.
+#    :::
+#
+# 2. **The random initialisation in the explorer.** Choose any image and block in the explorer and look at
+#    the "random init" panel before the trained ones. What do you expect, and what does it tell you
+#    about the MoCo v3 maps of our laptop runs?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    Nearly flat maps at every block and head: an untrained ViT attends almost uniformly. Where the
+#    MoCo v3 panel looks just as flat, the map says "not learned yet" rather than "attention
+#    collapse"; the entropy section tells the two apart.
+#    :::
+#
+# 3. **Identity attention.** What attention distance, NMI and entropy does a head get whose every
+#    query attends only to itself?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    Distance 0 px, NMI 1 (knowing the query tells you the key exactly) and entropy 0. These are
+#    exactly the analytic checks in `tests/test_analysis_attention.py`, with uniform attention at the
+#    other extreme (the uniform distance, NMI 0, entropy 1).
+#    :::
+
 # %% tags=["remove-input"]
 note.html()  # where this chapter's figures and numbers come from, folded

@@ -405,5 +405,38 @@ display(verdict_table([6, 7, 8, 19], results_dir))
 #   scores each claim.
 
 
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Flat and noisy maps.** What Δ log amplitude does the Fourier analysis give for a token map that is
+#    constant over the patches, and for white noise?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    A constant map has all its energy at frequency 0, so its high-frequency amplitude is zero and Δ is
+#    **far below zero** (only the small ε added before the logarithm keeps it finite). White noise has a
+#    flat spectrum, so Δ is close to **0**. Low-pass representations (the paper's CL) sit towards the
+#    first case, high-pass ones (MIM) towards the second.
+#    :::
+#
+# 2. **Moving in unison.** A block adds the same vector to every token. What is its unison ratio U? And
+#    what is U for independent random moves of our 64 patch tokens?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    U = **1** when every token moves by the same vector. Independent moves of P tokens give about
+#    $1/\sqrt{P} = 1/8$ for P = 64: the dotted line of the figure. The paper describes CL's later
+#    blocks as moving the tokens together, which would push U towards 1.
+#    :::
+#
+# 3. **Rank of a collapsed image.** All patch tokens of an image are the same vector. What is the
+#    effective rank? And at most, for 64 tokens of width 96?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    **1**: one non-zero singular value, so the entropy of $\sigma / \sum \sigma$ is 0 and its
+#    exponential is 1. At most **64**, the number of tokens, when all 64 singular values are equal.
+#    :::
+
 # %% tags=["remove-input"]
 note.html()  # where this chapter's figures and numbers come from, folded

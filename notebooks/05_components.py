@@ -424,5 +424,37 @@ assert json.loads(json.dumps(measured))["models"].keys() == measured["models"].k
 #   Chapter 7 asks whether one objective can get both by mixing CL and MIM.
 
 
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Fewer probe epochs.** Set `probe_epochs = 1`. Which of the per-block curves change?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    Only the linear-probe curves (they fall: one epoch of SGD underfits). The kNN curves do not
+#    move at all: a kNN classifier has no training, it only stores the features of the training
+#    images. When two probes disagree, ask which one has a knob.
+#    :::
+#
+# 2. **Where is the information?** Why does the book's probe protocol read the mean of the patch tokens
+#    and not the [CLS] token, for every model?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    Neither MIM loss ever trains [CLS]: SimMIM and MAE compute their losses on patch tokens only. A
+#    [CLS] probe would judge MIM by a token its objective ignores. The mean of the patch tokens is
+#    trained by every objective, so one protocol serves all; [CLS] is shown as a labelled extra.
+#    :::
+#
+# 3. **A decoder that reconstructs pixels.** MAE's decoder outputs pixels, high frequencies included.
+#    Would you then expect its blocks to be high-pass, like MIM encoders?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    The paper finds the opposite (Fig. 11): the decoder's blocks are strongly low-pass, more than the
+#    encoder's, so having to output pixels does not make a block high-pass. Our runs are scored on this
+#    as claim 11; the verdict above says what our scale shows.
+#    :::
+
 # %% tags=["remove-input"]
 note.html()  # where this chapter's figures and numbers come from, folded

@@ -345,5 +345,35 @@ assert set(drop) == set(TITLES)
 #   not that of a fine-tuned network. Read the numbers as a direction, not a level.
 
 
+# %% [markdown]
+# ## Exercises
+#
+# 1. **No noise.** Set `noise_eps = 0`. What accuracy drop does every model show?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    Exactly **0** at every frequency: with no noise the "noisy" images are the clean ones, scored by
+#    the same probe. A test that shows a drop without noise is broken.
+#    :::
+#
+# 2. **Reading a shape bias.** What shape bias does a classifier get that always follows the texture?
+#    One that always follows the shape? One that picks one of the two cues at random?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    0, 1 and 0.5: the shape bias is the share of shape decisions among the decisions that follow
+#    either cue (shape ÷ (shape + texture)); answers that follow neither are left out.
+#    :::
+#
+# 3. **Which frequencies hurt MIM?** Before looking at the figure, predict for which noise band the
+#    paper's argument expects MIM to lose more accuracy than CL.
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    The **high** frequencies: MIM's representations are high-pass (chapter 4) and rely on texture,
+#    so noise at high frequencies should hurt them more, and CL (low-pass, shape) less. The figure
+#    and the verdict table above say whether our models show it.
+#    :::
+
 # %% tags=["remove-input"]
 note.html()  # where this chapter's figures and numbers come from, folded

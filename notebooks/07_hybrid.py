@@ -364,5 +364,38 @@ display(verdict_table([15, 16]))
 #   is one seed of the hybrid ({doc}`chapter 9 <09_claims>`).
 
 
+# %% [markdown]
+# ## Exercises
+#
+# 1. **The endpoints.** At λ = 0 and λ = 1, which models is the hybrid, and how does the chapter know it
+#    is *exactly* them?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    SimMIM at λ = 0 and MoCo v3 at λ = 1. The chapter checks that the loss is the weighted sum of its two
+#    terms; `tests/test_objectives_hybrid.py` checks that at λ = 0 and λ = 1 it equals the pure
+#    objective's loss on the same views and weights, and `reproduce` reuses the pure runs as the sweep's
+#    endpoints only when every engine setting and hyperparameter agrees.
+#    :::
+#
+# 2. **Mixing two losses.** With $\mathcal{L}_\text{MIM} = 0.4$ and $\mathcal{L}_\text{CL} = 3.0$ (near
+#    chance for B = 64), what is the hybrid's loss at λ = 0.2, and which term dominates it?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    $0.8 \cdot 0.4 + 0.2 \cdot 3.0 = 0.92$, of which 0.6 comes from CL although it has only a fifth of
+#    the weight. Loss values on different scales are not a good guide to which objective drives the
+#    weights; the gradients are, which is why the paper sweeps λ instead of arguing from the values.
+#    :::
+#
+# 3. **Another hybrid.** To compare the hybrid at λ = 0.4 layer by layer with the pure models, what must
+#    you change?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    Set `hybrid_lambda = 0.4`; it must be one of `lambdas`, so that the sweep has trained that model.
+#    The NMI and Fourier panels then show it instead of λ = 0.2.
+#    :::
+
 # %% tags=["remove-input"]
 note.html()  # where this chapter's figures and numbers come from, folded

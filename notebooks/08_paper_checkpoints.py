@@ -653,5 +653,30 @@ assert all(abs(np.mean(r["metrics"]["attention_distance"]) - uniform_px) < 5 and
            for r in run["models"].values() if r["weights"] == "stand-in"), "untrained stand-ins attend almost uniformly"
 
 
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Bigger patches.** ViT-B/16 at 224 px has uniform attention distance 116.5 px. Predict it for a
+#    ViT-B/32 at 224 px (a 7×7 grid of 32-px patches).
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    About **115.5 px**, nearly the same: the image, not the patch, sets the scale of the uniform
+#    distance, and a coarser grid only changes it a little. Distances of models with different patch
+#    sizes compare in pixels; distances of models on different images must be divided by their own
+#    uniform value.
+#    :::
+#
+# 2. **Stand-ins.** Set `models = "stand-in"`. What should every verdict read, and why is that the right
+#    answer?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    No verdicts: the stand-ins are random initialisations in the official layouts, so no claim about
+#    what training does can hold or fail for them, and the chapter says so on every table and figure.
+#    A scoreboard that found a claim "holds" for untrained stand-ins would show that the check is
+#    broken.
+#    :::
+
 # %% tags=["remove-input"]
 note.html()  # where this chapter's figures and numbers come from, folded

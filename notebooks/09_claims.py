@@ -367,3 +367,36 @@ if use_saved:
     print(f"committed runs: {committed.name}/ · {provenance_caption(run_record)}")
     print(f"command: {run_record['command']}")
     print("stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in run_record["seconds"].items()))
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Margins of zero.** Set every margin to 0 and score the random-init controls (a random encoder in
+#    the CL role). What happens?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    Some claims start to "hold" for an untrained model: any difference, however small, counts as a
+#    win. `tests/test_claims.py::test_control_scoreboards_can_fail` shows it on the committed runs.
+#    The margins measured from the spread between random initialisations and between seeds are what
+#    keep noise from passing as a finding.
+#    :::
+#
+# 2. **One seed.** Why does a verdict need at least two seeds of every model it compares?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    With one seed per model, a claim cannot tell a property of the objective from a lucky draw. With
+#    two seeds of each, the claim is checked on every pairing (2 × 2 for CL against MIM) and holds
+#    only if it holds on all of them; a mix reads "inconclusive (seed-dependent)".
+#    :::
+#
+# 3. **Untrained on the compared metric.** A CL model's attention distance is within the margin of a
+#    random initialisation, but its attention entropy is far below it. Which claims can it support?
+#
+#    :::{admonition} Answer
+#    :class: dropdown
+#    Only those that compare the entropy: each claim checks that every model it compares has learned
+#    *the very quantity it compares*, in the claim's window. A claim about the distance is
+#    "inconclusive" for this model, whatever its other metrics show.
+#    :::

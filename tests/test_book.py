@@ -1,6 +1,9 @@
-"""The book's formulas render offline: MathJax comes from an installed package (book/_ext/offline_mathjax.py)."""
+"""Book-wide conventions of the chapters: formulas that render offline (MathJax from an installed package,
+book/_ext/offline_mathjax.py), exercises with folded answers, one folded provenance note, figures sized for
+the column."""
 
 import importlib.util
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -45,3 +48,32 @@ def test_book_pages_write_formulas_in_tex():
     pages = {p.name: p.read_text() for p in (ROOT / "notebooks").glob("0[1237]_*.py")}
     assert all("$$" in text for text in pages.values()), [n for n, t in pages.items() if "$$" not in t]
     assert "pages are written in plain text" not in "".join(pages.values())
+
+
+CHAPTERS = sorted((ROOT / "notebooks").glob("0*.py"))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_has_two_to_four_exercises_with_folded_answers(chapter):
+    text = chapter.read_text()
+    section = text.split("# ## Exercises", 1)
+    assert len(section) == 2, "no Exercises section"
+    questions = re.findall(r"^# \d\. \*\*", section[1], flags=re.M)
+    answers = re.findall(r"^#    :::\{admonition\} Answer\n#    :class: dropdown$", section[1], flags=re.M)
+    assert 2 <= len(questions) <= 4 and len(answers) == len(questions)
+
+
+@pytest.mark.parametrize("chapter", [c for c in CHAPTERS if not c.name.startswith("09")], ids=lambda p: p.stem)
+def test_every_chapter_ends_with_its_folded_provenance_note(chapter):
+    cells = chapter.read_text().rstrip().split("# %%")
+    assert cells[-1].startswith(' tags=["remove-input"]\nnote.html()'), "the last cell shows the provenance note"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_no_figure_is_wider_than_the_column_allows(chapter):
+    from sslvit_lite.display import MAX_FIGURE_WIDTH
+
+    widths = re.findall(r"figsize=\(([^,]+?), ", chapter.read_text())
+    for width in widths:
+        literal = re.fullmatch(r"[\d.]+", width.strip())
+        assert (float(width) <= MAX_FIGURE_WIDTH) if literal else width.strip() == f"min({MAX_FIGURE_WIDTH}", width
