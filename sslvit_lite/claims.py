@@ -143,10 +143,20 @@ def _model(results: dict, role: str) -> dict:
     return models[name]
 
 
+# What a missing metric is, in words, and where it would come from (the "not measured" rows say it).
+MISSING = {
+    "fine_tune": "fine-tuning accuracy (chapter 5 measures it; reproduce does not)",
+    "fine_tune_by_size": "fine-tuning accuracy at several model sizes (needs ViT-S/B runs, a GPU)",
+    "coco_ap_box": "COCO detection AP (outside this book's scope)",
+    "shape_bias": "cue-conflict shape bias (chapter 6 measures it; reproduce does not)",
+    "noise_accuracy": "accuracy under band-limited noise (chapter 6 measures it; reproduce does not)",
+}
+
+
 def _metric(results: dict, role: str, key: str):
     model = _model(results, role)
     if key not in model or model[key] is None:
-        raise NotMeasured(f"{_role(results, role)!r} has no {key!r}")
+        raise NotMeasured(f"{_role(results, role)}: no {MISSING.get(key, repr(key))}")
     return model[key]
 
 
