@@ -7,6 +7,7 @@ import math
 import pytest
 
 from sslvit_lite.analysis import reference as ref
+from sslvit_lite import claims
 from sslvit_lite.claims import (CLAIMS, MARGINS, SIZE_ORDER as SIZES, ClaimResult, late_blocks, margins, scoreboard,
                                 scoreboard_markdown, spreads, untrained)
 
@@ -188,7 +189,8 @@ def test_each_claim_is_not_measured_without_its_metric(claim_id):
     model, key = NEEDS[claim_id]
     del results["models"][model][key]
     row = status(results, claim_id)
-    assert row.status == "not measured" and key in row.detail and row.values == {}
+    named = claims.MISSING.get(key, repr(key))  # the missing metric, in words where the book has them
+    assert row.status == "not measured" and f"{model}: no {named}" in row.detail and row.values == {}
 
 
 def test_empty_results_are_all_not_measured():
