@@ -77,6 +77,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import Markdown
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -298,7 +299,7 @@ for i in range(12):
     k = i * cue_conflict_per_pair  # the first image of each (shape, texture) pair
     ax.imshow(conflict.images[k].permute(1, 2, 0).numpy())
     s, t = int(conflict.shape_labels[k]), int(conflict.texture_labels[k])
-    ax.set_title(f"{CUE_CLASSES[s].split('/')[0]} + {CUE_CLASSES[t].split('/')[1]}")
+    ax.set_title(f"{CUE_CLASSES[s].split('/')[0]}\n+ {CUE_CLASSES[t].split('/')[1]}", fontsize=10)  # shape, texture
     ax.axis("off")
 ax = fig.add_subplot(grid_spec[:, 7])
 bias = [cue[n]["shape_bias"] for n in TITLES]
@@ -333,6 +334,35 @@ display(html_table(
     f"({len(conflict.images)} cue-conflict images)."))
 display(verdict_table([17, 18], results_dir))
 assert set(drop) == set(TITLES)
+
+# %% [markdown]
+# What this page's run says, in words, with the sampling error of each test (binomial standard errors:
+# a difference under about two of them is no difference).
+
+# %%
+cl, mim = "mocov3", "simmim"
+n_eval = len(eval_labels)
+se_drop = 100 * max(math.sqrt(2 * a * (1 - a) / n_eval) for a in (noise[cl]["clean"], noise[mim]["clean"]))
+biases = [cue[n]["shape_bias"] for n in (cl, mim)]  # NaN when no answer follows either cue
+se_bias = max(math.sqrt(max(b * (1 - b), 1e-6) / len(conflict.images)) if b == b else math.nan for b in biases)
+
+
+def outcome(gap: float, se: float, predicted: str) -> str:
+    if gap != gap:
+        return "not measurable (no answer followed either cue)"
+    if abs(gap) <= 2 * se:
+        return f"no difference beyond the sampling error (gap {gap:+.2f}, error ≈ {se:.2f})"
+    return f"{'as' if gap > 0 else 'against'} {predicted} (gap {gap:+.2f}, error ≈ {se:.2f})"
+
+
+drop_gap = 100 * (drop[cl] - drop[mim])  # > 0: CL lost less than MIM, the predicted direction
+bias_gap = cue[cl]["shape_bias"] - cue[mim]["shape_bias"]  # > 0: CL more shape-biased, the predicted direction
+display(Markdown(
+    f"**Outcome on this page.** Noise above 0.5π: {TITLES[cl]} {100 * drop[cl]:+.1f} points, {TITLES[mim]} "
+    f"{100 * drop[mim]:+.1f} points: {outcome(drop_gap, se_drop, 'the prediction that CL suffers less')}. "
+    f"Shape bias: {TITLES[cl]} {cue[cl]['shape_bias']:.2f}, {TITLES[mim]} {cue[mim]['shape_bias']:.2f}: "
+    f"{outcome(bias_gap, se_bias, 'the prediction that CL is more shape-biased')}."))
+assert se_drop > 0 and (se_bias > 0 or se_bias != se_bias)
 
 # %% [markdown]
 # ## What to take away
