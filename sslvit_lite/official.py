@@ -213,16 +213,20 @@ def load_pretrained(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
     source: str = "official",
+    **overrides: int,
 ) -> nn.Module:
     """The pretrained model ``name``, downloading its official file into the cache if needed.
 
     ``source="timm"`` (MAE and DINO only) uses timm's own pretrained weights for the same tag
-    instead (from the Hugging Face hub; ``cache_dir`` is handed to timm).
+    instead (from the Hugging Face hub; ``cache_dir`` is handed to timm). ``overrides`` (official
+    files only) size the model as :func:`build_model` does, for small stand-in files.
     """
 
     info = checkpoint_info(name)
     if source == "official":
-        return load_official(name, download(name, cache_dir=cache_dir, progress=progress))
+        return load_official(name, download(name, cache_dir=cache_dir, progress=progress), **overrides)
+    if overrides:
+        raise ValueError(f"overrides {sorted(overrides)} apply to official files only, not source={source!r}")
     if source != "timm":
         raise ValueError(f"unknown source {source!r}; valid: official, timm")
     if info.timm_tag is None:
