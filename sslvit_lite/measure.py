@@ -117,60 +117,24 @@ def compute_metrics(
     keys of :data:`CONVENTIONS`, ``examples`` the data behind the example figures.
     """
 
-    if images_uint8.dtype != torch.uint8 or images_uint8.dim() != 4 or images_uint8.shape[1] != 3:
-        raise ValueError(f"images_uint8 must be uint8 (N, 3, H, W), got {images_uint8.dtype} {tuple(images_uint8.shape)}")
     if batch_size < 1 or representation_images < 2:
         raise ValueError(f"need batch_size ≥ 1 and representation_images ≥ 2, got {batch_size}, {representation_images}")
-    total = images_uint8.shape[0]
-    if num_images is not None and num_images < 2:
-        raise ValueError(f"num_images must be ≥ 2, got {num_images}")
-    if num_images is not None and num_images < total:
-        index = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:num_images].sort().values
-        images_uint8 = images_uint8[index]
+    images_uint8 = _chosen_images(images_uint8, num_images, seed)
     count = images_uint8.shape[0]
-    if count < 2:
-        raise ValueError(f"need at least 2 images, got {count}")
-
-    grid = patch_grid(model)
-    prefix = int(model.num_prefix_tokens)
-    patch_px = float(model.patch_embed.patch_size[0])
-    img_size = tuple(int(s) for s in model.patch_embed.img_size)
-    device = torch.device(device)
-    was_training = model.training
-    model.eval().to(device)
-    sums, rep_tokens, example_maps = _Sums(), [], None
-    try:
-        for start in range(0, count, batch_size):
-            x = model_input(model, images_uint8[start : start + batch_size].to(device), mean, std)  # (B, 3, H, W)
-            with capture(model) as cap:
-                model(x)
-            _accumulate(sums, cap, prefix, grid, patch_px)
-            if sum(part[0].shape[0] for part in rep_tokens) < representation_images:
-                rep_tokens.append([z[:representation_images, prefix:].float().cpu() for z in cap.block_outputs])
-            if example_maps is None:  # first image, centre query, every block: (H, R, C) each
-                centre = (grid[0] // 2) * grid[1] + grid[1] // 2
-                example_maps = (centre, [query_map(a[:1].float(), centre, grid, prefix)[0].cpu() for a in cap.attentions])
-    finally:
-        model.train(was_training)
+    grid, prefix = patch_grid(model), int(model.num_prefix_tokens)
+    sums, per_depth_tokens, example = _record(model, images_uint8, mean, std, batch_size, torch.device(device),
+                                              representation_images)
 
     curves = [diagonal_profile(m) for m in sums.mean("log_amplitude", count)]  # (L + 1) × (K,)
-    per_depth_tokens = [torch.cat([part[d] for part in rep_tokens])[:representation_images]
-                        for d in range(len(curves))]  # (L + 1) × (n_rep, P, C)
     metrics = {key: [_as_list(t) for t in sums.mean(key, count)] for key in sums.sums if key != "log_amplitude"}
     metrics["fourier_delta"] = [round(float(c[-1]), 6) for c in curves]
     metrics["fourier_curves"] = [_as_list(c) for c in curves]
     metrics["silhouette"] = [round(image_silhouette(t), 6) for t in per_depth_tokens]
-    centre, maps = example_maps
+    centre, maps = example
     examples = {"query_map": {"block": len(maps), "query_index": centre, "image_index": 0,
                               "maps": [[[_as_list(row) for row in head] for head in m] for m in maps]}}
     if tsne:
-        last = per_depth_tokens[-1]  # (n_rep, P, C)
-        points = token_tsne(last, perplexity=20, seed=seed)  # (n_rep·P, 2)
-        examples["tsne"] = {
-            "depth": len(curves) - 1,
-            "points": [[round(float(a), 4), round(float(b), 4)] for a, b in points],
-            "image_ids": [i for i in range(last.shape[0]) for _ in range(last.shape[1])],
-        }
+        examples["tsne"] = _tsne_example(per_depth_tokens[-1], seed, depth=len(curves) - 1)
     info = {
         "num_images": count,
         "representation_images": per_depth_tokens[0].shape[0],
@@ -178,13 +142,64 @@ def compute_metrics(
         "num_prefix": prefix,
         "num_blocks": len(metrics["nmi"]),
         "num_heads": len(metrics["nmi"][0]),
-        "patch_size_px": patch_px,
-        "input_size": list(img_size),
+        "patch_size_px": float(model.patch_embed.patch_size[0]),
+        "input_size": [int(s) for s in model.patch_embed.img_size],
         "fourier_bin": len(curves[0]) - 1,
         "seed": seed,
         "conventions": CONVENTIONS,
     }
     return {"metrics": metrics, "examples": examples, "info": info}
+
+
+def _chosen_images(images_uint8: torch.Tensor, num_images: int | None, seed: int) -> torch.Tensor:
+    """All images, or ``num_images`` of them drawn without replacement with ``seed`` (kept in order)."""
+    if images_uint8.dtype != torch.uint8 or images_uint8.dim() != 4 or images_uint8.shape[1] != 3:
+        raise ValueError(f"images_uint8 must be uint8 (N, 3, H, W), got {images_uint8.dtype} {tuple(images_uint8.shape)}")
+    total = images_uint8.shape[0]
+    if num_images is not None and num_images < 2:
+        raise ValueError(f"num_images must be ≥ 2, got {num_images}")
+    if num_images is not None and num_images < total:
+        index = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:num_images].sort().values
+        images_uint8 = images_uint8[index]
+    if images_uint8.shape[0] < 2:
+        raise ValueError(f"need at least 2 images, got {images_uint8.shape[0]}")
+    return images_uint8
+
+
+@torch.no_grad()
+def _record(model: nn.Module, images_uint8: torch.Tensor, mean: Sequence[float], std: Sequence[float],
+            batch_size: int, device: torch.device, representation_images: int):
+    """One pass over the images with :func:`capture`: (the running sums of every metric, the patch tokens
+    of the first ``representation_images`` images per depth ((L + 1) × (n, P, C)), and the example maps of
+    the first image's centre query per block (query index, L × (H, R, C)))."""
+    grid, prefix = patch_grid(model), int(model.num_prefix_tokens)
+    patch_px = float(model.patch_embed.patch_size[0])
+    was_training = model.training
+    model.eval().to(device)
+    sums, rep_tokens, example = _Sums(), [], None
+    try:
+        for start in range(0, images_uint8.shape[0], batch_size):
+            x = model_input(model, images_uint8[start : start + batch_size].to(device), mean, std)  # (B, 3, H, W)
+            with capture(model) as cap:
+                model(x)
+            _accumulate(sums, cap, prefix, grid, patch_px)
+            if sum(part[0].shape[0] for part in rep_tokens) < representation_images:
+                rep_tokens.append([z[:representation_images, prefix:].float().cpu() for z in cap.block_outputs])
+            if example is None:  # first image, centre query, every block: (H, R, C) each
+                centre = (grid[0] // 2) * grid[1] + grid[1] // 2
+                example = (centre, [query_map(a[:1].float(), centre, grid, prefix)[0].cpu() for a in cap.attentions])
+    finally:
+        model.train(was_training)
+    depths = len(rep_tokens[0])
+    per_depth_tokens = [torch.cat([part[d] for part in rep_tokens])[:representation_images] for d in range(depths)]
+    return sums, per_depth_tokens, example
+
+
+def _tsne_example(tokens: torch.Tensor, seed: int, depth: int) -> dict:
+    """The t-SNE of the patch tokens (n, P, C) at ``depth``, coloured by image."""
+    points = token_tsne(tokens, perplexity=20, seed=seed)  # (n·P, 2)
+    return {"depth": depth, "points": [[round(float(a), 4), round(float(b), 4)] for a, b in points],
+            "image_ids": [i for i in range(tokens.shape[0]) for _ in range(tokens.shape[1])]}
 
 
 # --------------------------------------------------------------------------- figures
