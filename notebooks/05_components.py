@@ -345,6 +345,8 @@ axes[1].set(title=f"ours: last block, {claim_pool} pooling, {measured.get('finet
             xlabel="linear probe (%)", ylabel="fine-tuning (%)")
 if tuned:
     axes[1].legend()
+for ax in axes:
+    ax.margins(0.2)  # points and their labels clear of the frame
 plt.tight_layout()
 plt.show()
 assert len(axes[1].collections) == len(tuned)

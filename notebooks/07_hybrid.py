@@ -250,8 +250,10 @@ fig, axes = plt.subplots(1, 2, figsize=(9.3, 3.4))
 for p in points:
     steps = [r["step"] for r in p["log"]]
     color = colors(p["lambda"])
-    for ax, key in zip(axes, ("loss_simmim", "loss_mocov3")):
-        if p["log"] and key in p["log"][0]:
+    for ax, key, pure in zip(axes, ("loss_simmim", "loss_mocov3"), (0.0, 1.0)):
+        # a pure run logs its loss as "loss": λ = 0 is the SimMIM term alone, λ = 1 the MoCo v3 term
+        key = key if p["log"] and key in p["log"][0] else "loss" if p["lambda"] == pure else None
+        if key:
             ax.plot(steps, [r[key] for r in p["log"]], color=color, marker=".", label=f"λ = {p['lambda']:g}")
 axes[0].set(title="SimMIM term: L1 on masked pixels", xlabel="step", ylabel="loss")
 axes[1].set(title="MoCo v3 term: symmetric InfoNCE", xlabel="step", ylabel="loss")
