@@ -149,7 +149,7 @@ mask = hybrid.mim.sample_mask(len(images), images.device)  # (B, rows, cols) Tru
 pixels = mask.repeat_interleave(cfg.patch_size, 1).repeat_interleave(cfg.patch_size, 2)  # (B, S, S)
 shown = [views[0].masked_fill(pixels[:, None], float("nan")), views[1], views[2]]
 titles = ["$x_1$ + SimMIM mask → $\\mathcal{L}_{MIM}$", "$x_2$ → $\\mathcal{L}_{CL}$", "$x_3$ → $\\mathcal{L}_{CL}$"]
-fig, axes = plt.subplots(3, 4, figsize=(6.4, 5.0))
+fig, axes = plt.subplots(3, 4, figsize=(8.4, 6.6))
 for row, (batch, title) in enumerate(zip(shown, titles)):
     for col in range(4):
         rgb = batch[col] * torch.tensor(std).view(3, 1, 1) + torch.tensor(mean).view(3, 1, 1)  # (3, S, S)
