@@ -487,10 +487,9 @@ def _c16_hybrid_layers(r):
         "early_depths": early, "delta_hybrid_early": round(mean(fd_h, early, 1), 4), "delta_cl_early": round(mean(fd_cl, early, 1), 4),
         "late_depths": late_fd, "delta_hybrid_late": round(mean(fd_h, late_fd, 1), 4), "delta_mim_late": round(mean(fd_mim, late_fd, 1), 4),
     }
-    detail = (
-        f"late NMI hybrid < MIM: {nmi_ok}; early Δ hybrid > CL (MIM-like): {early_ok}; "
-        f"late Δ hybrid < MIM (CL-like): {late_ok} (None: within the margin)"
-    )
+    word = {True: "yes", False: "no", None: "within the margin"}
+    detail = (f"late NMI hybrid < MIM: {word[nmi_ok]}; early Δ hybrid > CL (MIM-like): {word[early_ok]}; "
+              f"late Δ hybrid < MIM (CL-like): {word[late_ok]}")
     return _all(nmi_ok, early_ok, late_ok), values, detail
 
 
