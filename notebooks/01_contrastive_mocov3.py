@@ -187,7 +187,8 @@ assert count(moco.cl.momentum_backbone) == count(moco.backbone)
 # to a constant before the vectors are L2-normalised in the loss.
 
 # %%
-print(moco.cl.projector, moco.cl.predictor, sep="\n")
+for part in ("projector", "predictor"):  # the layers, one line each
+    print(f"{part}: " + " → ".join(type(m).__name__ for m in getattr(moco.cl, part)))
 train_recipe = build_recipe(moco.recipe, config.img_size, CIFAR10_MEAN, CIFAR10_STD)
 x1, x2 = train_recipe(test_set.subset(64, seed=seed).images)  # 2 × (64, 3, S, S) at the training size
 moco.train()
@@ -281,7 +282,9 @@ assert all(a <= b for a, b in zip(momenta, momenta[1:])), "m only grows"
 # $$
 # \operatorname{ctr}(q, k) = 2\tau \cdot \frac{1}{B} \sum_{i=1}^{B}
 #   -\log \frac{\exp(\hat q_i \cdot \hat k_i / \tau)}{\sum_{j=1}^{B} \exp(\hat q_i \cdot \hat k_j / \tau)},
-# \qquad
+# $$
+#
+# $$
 # \mathcal{L}_\text{CL} = \operatorname{ctr}(q_1, k_2) + \operatorname{ctr}(q_2, k_1).
 # $$
 #
@@ -387,8 +390,10 @@ assert all(p.requires_grad for p in moco.backbone.blocks.parameters())
 # ```
 
 # %%
-print(f"preset {config.preset}: batch {config.batch_size}, {config.epochs} epochs, peak lr {config.peak_lr:.2e}, "
-      f"weight decay {config.weight_decay}, warm-up {config.warmup_epochs} epochs, precision {config.precision}")
+schedule = (f"{config.steps:,} steps" if config.steps else f"{config.epochs} epochs") + ", warm-up " + (
+    f"{config.warmup_steps} steps" if config.warmup_steps is not None else f"{config.warmup_epochs} epochs")
+print(f"preset {config.preset}: batch {config.batch_size}, {schedule}, peak lr {config.peak_lr:.2e}, "
+      f"weight decay {config.weight_decay}, precision {config.precision}")
 runs_dir = Path("runs") / data_source  # the later chapters look for their runs here too
 if config != resolve("mocov3", preset_name, data_source=data_source):  # another seed or length: a folder of its own
     runs_dir = runs_dir / f"seed{seed}-epochs{epochs}"
@@ -400,7 +405,7 @@ seconds = time.perf_counter() - start
 origin = info["origin"].split(" (")[0]  # "trained now" or "saved run ..."
 run_caption = f"MoCo v3, {info['origin']} · {provenance_caption(info['provenance'])}"
 note.add(run_caption, "loss curve, probes")
-print(f"MoCo v3: {info['step']:,} steps, {origin}; ready in {seconds:.1f} s")
+print(f"MoCo v3: {info['step']:,} steps, {origin}" + (f", trained in {seconds:.0f} s" if origin == "trained now" else ""))
 assert info["finished"] and info["step"] == info["total_steps"]
 
 # %% [markdown]

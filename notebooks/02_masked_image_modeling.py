@@ -223,7 +223,7 @@ with torch.no_grad():
     change = (simmim.mim.decoder(nudged) - simmim.mim.decoder(encoded)).abs().sum(dim=1)  # (16, S, S)
 expected = torch.zeros_like(change, dtype=torch.bool)
 expected[:, row * p : (row + 1) * p, col * p : (col + 1) * p] = True
-print(simmim.mim.decoder)
+print("decoder: " + " → ".join(f"{type(m).__name__}" for m in simmim.mim.decoder))
 assert torch.equal(change > 0, expected), "only that token's p×p pixels change"
 
 # %% [markdown]
@@ -411,7 +411,8 @@ for name in ("simmim", "mae"):
     timings[name] = time.perf_counter() - start
 for name, (_, info) in runs.items():
     note.add(f"{name}: {info['origin']} · {provenance_caption(info['provenance'])}", "losses, reconstructions, probes")
-    print(f"{name}: {info['step']:,} steps, {info['origin'].split(' (')[0]}; ready in {timings[name]:.1f} s")
+    origin = info["origin"].split(" (")[0]
+    print(f"{name}: {info['step']:,} steps, {origin}" + (f", trained in {timings[name]:.0f} s" if origin == "trained now" else ""))
 assert all(info["finished"] and info["step"] == info["total_steps"] for _, info in runs.values())
 
 # %% [markdown]

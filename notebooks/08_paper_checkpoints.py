@@ -192,7 +192,8 @@ if compute:
     if "stand-in" in weights.values():
         display(HTML('<div style="border: 3px solid #d9534f; padding: 0.6em 1em; margin: 0.5em 0; '
                      'background: #fdf0ef"><b>Random stand-ins, not the paper\'s weights</b>: '
-                     + "; ".join(f"{LABELS[n]} ({why[n]})" for n in nets if weights[n] == "stand-in")
+                     + "; ".join(f"{reason}: {', '.join(LABELS[n] for n in nets if why.get(n) == reason)}"
+                                 for reason in dict.fromkeys(why.values()))
                      + ". Their numbers below only show that the code runs; they say nothing about CL or MIM.</div>"))
     assert all(patch_grid(net) == (IMG // PATCH, IMG // PATCH) and net.num_prefix_tokens == 1 for net in nets.values())
 
@@ -253,21 +254,22 @@ assert all(len(r["metrics"]["nmi"]) == r["blocks"] and len(r["metrics"]["fourier
 # %%
 example = np.asarray(Image.open(io.BytesIO(base64.b64decode(run["example_image"]))))  # (224, 224, 3)
 qr, qc = run["query"]
-fig, axes = plt.subplots(1, len(MODELS) + 1, figsize=(min(9.3, 2.6 * (len(MODELS) + 1)), 3.2), layout="constrained")
+fig, axes = plt.subplots(2, 3, figsize=(9.3, 6.6), layout="constrained")  # the image, four maps, the scale
+axes = axes.ravel()
 axes[0].imshow(example)
 axes[0].set_title("image, query patch")
 uniform = 1 / (IMG // PATCH) ** 2
 vmax = max(4 * uniform, max(float(np.max(run["models"][n]["attention_map"]["head_maps"][map_head])) for n in MODELS))
-for ax, name in zip(axes[1:], MODELS):  # one colour scale for all maps, from 0: near-uniform maps look flat
+for ax, name in zip(axes[1:5], MODELS):  # one colour scale for all maps, from 0: near-uniform maps look flat
     record = run["models"][name]["attention_map"]
     shown = ax.imshow(np.asarray(record["head_maps"][map_head]), cmap="plasma", extent=(0, IMG, IMG, 0),
                       vmin=0, vmax=vmax)
-    ax.set_title(f"{LABELS[name]} ({run['models'][name]['weights']})\n"
-                 f"block {record['block']}, head {map_head}")
-for ax in axes:
+    ax.set_title(f"{LABELS[name]}, {run['models'][name]['weights']}\nblock {record['block']}, head {map_head}")
+for ax in axes[:5]:
     ax.add_patch(plt.Rectangle((qc * PATCH, qr * PATCH), PATCH, PATCH, fill=False, color="red", lw=1.5))
     ax.axis("off")
-fig.colorbar(shown, ax=axes[1:], shrink=0.8, label=f"attention (uniform = 1/{(IMG // PATCH) ** 2})")
+axes[5].axis("off")
+fig.colorbar(shown, ax=axes[5], fraction=0.5, label=f"attention (uniform = 1/{(IMG // PATCH) ** 2})")
 finish(fig, axes, depth_axis=False)
 assert all(math.isclose(float(np.sum(r["attention_map"]["head_maps"][map_head])), 1.0, abs_tol=1e-3)
            for r in run["models"].values())
@@ -284,21 +286,27 @@ assert all(math.isclose(float(np.sum(r["attention_map"]["head_maps"][map_head]))
 # %%
 uniform_px = float(patch_distances((IMG // PATCH, IMG // PATCH), PATCH).mean())
 nb_distance = reference("attention_distance/mocov3/nb")
-fig, axes = plt.subplots(1, len(MODELS) + 1, figsize=(min(9.3, 3.0 * (len(MODELS) + 1)), 3.2), sharey=True, layout="constrained")
+fig, axes = plt.subplots(2, 3, figsize=(9.3, 6.6), sharey=True, layout="constrained")  # four models, the paper, legend
+axes = axes.ravel()
 for ax, name in zip(axes, MODELS):
     per_head = np.asarray(run["models"][name]["metrics"]["attention_distance"])  # (L, H)
     blocks = np.arange(1, len(per_head) + 1)
     ax.scatter(np.repeat(blocks, per_head.shape[1]), per_head.ravel(), s=8, alpha=0.5, color=COLORS[name])
     ax.plot(blocks, per_head.mean(1), marker="o", color=COLORS[name], label="mean over heads")
-    ax.set(title=f"{LABELS[name]} ({run['models'][name]['weights']})", xlabel="block", xticks=blocks)
-axes[0].set_ylabel("mean attention distance (px)")
-axes[-1].plot(nb_distance.x, nb_distance.y, "k--", marker=".", label=f"MoCo v3 {nb_distance.tag}")
-axes[-1].set(title="paper (official notebook)", xlabel="block")
-for ax in axes:
-    ax.axhline(uniform_px, color="grey", ls=":", lw=1, label="uniform attention")
+    ax.set(title=f"{LABELS[name]}, {run['models'][name]['weights']}", xlabel="block", xticks=blocks)
+for ax in axes[::3]:
+    ax.set_ylabel("attention distance (px)")
+axes[4].plot(nb_distance.x, nb_distance.y, "k--", marker=".", label=f"MoCo v3 {nb_distance.tag}")
+axes[4].set(title="paper (official notebook)", xlabel="block")
+for ax in axes[:5]:
+    ax.axhline(uniform_px, color="grey", ls=":", lw=1)
     ax.set_ylim(0, 140)
-    ax.legend(loc="lower right")
-finish(fig, axes)
+axes[5].axis("off")
+axes[5].legend([plt.Line2D([], [], color="gray", marker="o"), plt.Line2D([], [], color="k", ls="--", marker="."),
+                plt.Line2D([], [], color="grey", ls=":")],
+               ["ours: mean over heads (dots: heads)", f"MoCo v3, paper {nb_distance.tag}", "uniform attention"],
+               loc="center", frameon=False)
+finish(fig, axes[:5])
 assert abs(uniform_px - 116.5) < 0.05
 assert all(0 <= d <= 16 * math.sqrt(2 * 13**2) for r in run["models"].values()
            for heads in r["metrics"]["attention_distance"] for d in heads)
@@ -316,17 +324,19 @@ assert all(0 <= d <= 16 * math.sqrt(2 * 13**2) for r in run["models"].values()
 # %%
 nb_nmi = reference("nmi/mocov3/nb")
 panels = [("nmi", "NMI(query; key)"), ("query_jsd", "query JSD (bits)"), ("head_jsd", "head JSD (bits)")]
-fig, axes = plt.subplots(1, len(panels) + 1, figsize=(min(9.3, 3.4 * (len(panels) + 1)), 3.2), layout="constrained")
+fig, axes = plt.subplots(2, 2, figsize=(9.3, 6.8), layout="constrained")
+axes = axes.ravel()
 for ax, (key, label) in zip(axes, panels):
     for name in MODELS:
         curve = [np.mean(v) for v in run["models"][name]["metrics"][key]]
         ax.plot(range(1, len(curve) + 1), curve, marker="o", color=COLORS[name],
                 label=f"{LABELS[name]} ({run['models'][name]['weights']})")
     ax.set(xlabel="block", ylabel=label, ylim=(0, 1 if key != "nmi" else 0.6))  # full scale: noise stays small
-axes[0].legend()
-axes[-1].plot(nb_nmi.x, nb_nmi.y, "k--", marker=".", label=f"MoCo v3 {nb_nmi.tag}")
+axes[-1].plot(nb_nmi.x, nb_nmi.y, "k--", marker=".", label=f"MoCo v3, paper {nb_nmi.tag}")
 axes[-1].set(title="paper (official notebook)", xlabel="block", ylabel="NMI", ylim=(0, 0.6))
-axes[-1].legend()
+handles, labels = axes[0].get_legend_handles_labels()
+handles2, labels2 = axes[-1].get_legend_handles_labels()
+fig.legend(handles + handles2, labels + labels2, loc="outside lower center", ncols=3, frameon=False)
 finish(fig, axes)
 assert all(-1e-6 <= v <= 1 + 1e-6 for r in run["models"].values() for key, _ in panels
            for row in r["metrics"][key] for v in np.ravel(row))
@@ -381,16 +391,17 @@ colors = []
 for i, c in enumerate(classes):
     rank, count = classes[:i].count(c), classes.count(c)
     colors += [shades[class_names.index(c)](0.45 + 0.5 * rank / max(1, count - 1))] * per_image
-fig, axes = plt.subplots(1, len(MODELS), figsize=(min(9.3, 3.3 * len(MODELS)), 3.6), layout="constrained")
+fig, axes = plt.subplots(2, 2, figsize=(9.3, 8.4), layout="constrained")
+axes = axes.ravel()
 for ax, name in zip(axes, MODELS):
     record = run["models"][name]
     points = np.asarray(record["tsne"]["points"])  # (n·196, 2)
     depth = record["tsne"]["depth"]
     ax.scatter(points[:, 0], points[:, 1], c=colors, s=1)
     silhouette = record["metrics"]["silhouette"][depth]
-    ax.set(title=f"{LABELS[name]} ({record['weights']})\ndepth {depth}, silhouette {silhouette:.2f}",
+    ax.set(title=f"{LABELS[name]}, {record['weights']}: depth {depth}, silhouette {silhouette:.2f}",
            xticks=[], yticks=[])
-finish(fig, axes, f"{len(classes)} images of {', '.join(class_names)} · " + CAPTION, depth_axis=False)
+finish(fig, axes, f"{len(classes)} images of {', '.join(class_names)}\n" + CAPTION, depth_axis=False)
 assert all(len(r["tsne"]["points"]) == len(classes) * (IMG // PATCH) ** 2 for r in run["models"].values())
 
 # %% [markdown]
