@@ -331,11 +331,11 @@ for name in TITLES:
     axes[1].plot(blocks / depth, n.mean(1), marker="o", color=COLORS[name], label=f"{TITLES[name]}, ours")
 axes[1].plot(np.array(ref_nmi.x) / 12, ref_nmi.y, marker="s", ls="--", color="black", label=f"MoCo v3 ViT-B/16 {ref_nmi.tag}")
 axes[0].set(title="ours: dots are heads, lines the mean", xlabel="block", ylabel="NMI(query; key)", xticks=blocks)
-axes[1].set(title="next to the paper", xlabel="relative depth (block / number of blocks)", ylabel="NMI, mean over heads")
+axes[1].set(title="next to the paper", xlabel="relative depth (block / blocks)", ylabel="NMI, mean over heads")
 for ax in axes:
     ax.set_ylim(bottom=0)
-    ax.legend()
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0.1, 1, 1))
+fig.legend(*axes[1].get_legend_handles_labels(), loc="lower center", ncols=3, frameon=False)  # off the curves
 caption(fig, *TITLES, label="NMI", sources=[f"paper values {ref_nmi.tag}: {ref_nmi.source}; {ref_nmi.note}"])
 plt.show()
 assert all(bool(((v >= -1e-6) & (v <= 1 + 1e-6)).all()) for v in nmi.values())

@@ -337,7 +337,8 @@ for i, name in enumerate(projections):
     u = float(unison_ratio(zs[name][2 * svd_b - 2][svd_image, prefix:], zs[name][2 * svd_b - 1][svd_image, prefix:]))
     ax.set_title(f"ours: {TITLES[name]}, block {svd_b}, image {svd_image}\nU = {u:.2f}; top-3 SVD explain "
                  f"{100 * float(pr.explained.sum()):.0f}%")
-    ax.legend(loc="upper left")
+    ax.set(xticklabels=[], yticklabels=[], zticklabels=[])  # the directions matter, not the coordinates
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.05), ncols=2, frameon=False)  # under the cube
 ax = fig.add_subplot(2, 2, 3)
 for name in zs:
     ax.plot(range(1, depth + 1), unison[name].numpy(), marker="o", color=COLORS[name], label=TITLES[name])
@@ -375,7 +376,8 @@ measures = {
 }
 display(html_table(["measure", TITLES["mocov3"], TITLES["simmim"]],
                    [[label, f"{v['mocov3']:.3f}", f"{v['simmim']:.3f}"] for label, v in measures.items()],
-                   "This page's models; the verdicts below are the scoreboard's, on the committed runs."))
+                   f"Measured on this page's {num_images} test images. The verdicts below are the scoreboard's: the "
+                   "same committed models measured on its own, larger image set, so its numbers differ a little."))
 assert all(math.isfinite(x) for v in measures.values() for x in v.values())
 
 # %% [markdown]

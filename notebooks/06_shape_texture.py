@@ -330,8 +330,8 @@ display(html_table(
     [["mean Δ accuracy under noise above 0.5π (points)", *(f"{100 * drop[n]:+.1f}" for n in TITLES),
       "CL less negative"],
      ["cue-conflict shape bias", *(f"{cue[n]['shape_bias']:.2f}" for n in TITLES), "CL higher"]],
-    "This page's models and test sets; differences of a few points are within the tests' sampling error "
-    f"({len(conflict.images)} cue-conflict images)."))
+    f"This page's models and test sets ({len(eval_labels)} noisy test images, {len(conflict.images)} cue-conflict "
+    "images); the outcome below says which differences exceed the tests' sampling error."))
 display(verdict_table([17, 18], results_dir))
 assert set(drop) == set(TITLES)
 

@@ -75,8 +75,6 @@ results_dir = "../results/paper_checkpoints"
 seed = 0
 
 # %% tags=["hide-cell"]
-import base64
-import io
 import json
 import math
 from pathlib import Path
@@ -85,13 +83,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import HTML, display
-from matplotlib.ticker import MaxNLocator
-from PIL import Image
 
-from sslvit_lite.analysis.attention import patch_distances
 from sslvit_lite.analysis.reference import reference
 from sslvit_lite.claims import CLAIMS, scoreboard
 from sslvit_lite.display import ProvenanceNote, html_table, use_book_style
+from sslvit_lite import paper_figures
 from sslvit_lite.paper_models import (IMG, LABELS, MODELS, PATCH, SETTINGS, choose_images, claims_input, load_models,
                                       load_pool, measure_run, weights_note)
 from sslvit_lite.presets import get_preset
@@ -226,14 +222,6 @@ note = ProvenanceNote()  # where the figures come from, shown folded at the end 
 note.add(f"{run['setting']} setting, {run['data']} · {provenance_caption(run['provenance'])}", "every figure and table")
 
 
-def finish(fig, axes, title: str = CAPTION, depth_axis: bool = True) -> None:
-    """Integer ticks on a depth axis, the weights note on top, show."""
-    for ax in np.ravel(axes) if depth_axis else []:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle(title)
-    plt.show()
-
-
 assert json.loads(json.dumps(run, allow_nan=False))["models"].keys() == MODELS.keys()
 assert all(len(r["metrics"]["nmi"]) == r["blocks"] and len(r["metrics"]["fourier_delta"]) == r["blocks"] + 1
            for r in run["models"].values())
@@ -252,25 +240,8 @@ assert all(len(r["metrics"]["nmi"]) == r["blocks"] and len(r["metrics"]["fourier
 # stays around the query.
 
 # %%
-example = np.asarray(Image.open(io.BytesIO(base64.b64decode(run["example_image"]))))  # (224, 224, 3)
-qr, qc = run["query"]
-fig, axes = plt.subplots(2, 3, figsize=(9.3, 6.6), layout="constrained")  # the image, four maps, the scale
-axes = axes.ravel()
-axes[0].imshow(example)
-axes[0].set_title("image, query patch")
-uniform = 1 / (IMG // PATCH) ** 2
-vmax = max(4 * uniform, max(float(np.max(run["models"][n]["attention_map"]["head_maps"][map_head])) for n in MODELS))
-for ax, name in zip(axes[1:5], MODELS):  # one colour scale for all maps, from 0: near-uniform maps look flat
-    record = run["models"][name]["attention_map"]
-    shown = ax.imshow(np.asarray(record["head_maps"][map_head]), cmap="plasma", extent=(0, IMG, IMG, 0),
-                      vmin=0, vmax=vmax)
-    ax.set_title(f"{LABELS[name]}, {run['models'][name]['weights']}\nblock {record['block']}, head {map_head}")
-for ax in axes[:5]:
-    ax.add_patch(plt.Rectangle((qc * PATCH, qr * PATCH), PATCH, PATCH, fill=False, color="red", lw=1.5))
-    ax.axis("off")
-axes[5].axis("off")
-fig.colorbar(shown, ax=axes[5], fraction=0.5, label=f"attention (uniform = 1/{(IMG // PATCH) ** 2})")
-finish(fig, axes, depth_axis=False)
+paper_figures.attention_maps(run, map_head)
+plt.show()
 assert all(math.isclose(float(np.sum(r["attention_map"]["head_maps"][map_head])), 1.0, abs_tol=1e-3)
            for r in run["models"].values())
 
@@ -284,29 +255,9 @@ assert all(math.isclose(float(np.sum(r["attention_map"]["head_maps"][map_head]))
 # the official notebook's MoCo v3 curve [NB], read off its saved output.
 
 # %%
-uniform_px = float(patch_distances((IMG // PATCH, IMG // PATCH), PATCH).mean())
-nb_distance = reference("attention_distance/mocov3/nb")
-fig, axes = plt.subplots(2, 3, figsize=(9.3, 6.6), sharey=True, layout="constrained")  # four models, the paper, legend
-axes = axes.ravel()
-for ax, name in zip(axes, MODELS):
-    per_head = np.asarray(run["models"][name]["metrics"]["attention_distance"])  # (L, H)
-    blocks = np.arange(1, len(per_head) + 1)
-    ax.scatter(np.repeat(blocks, per_head.shape[1]), per_head.ravel(), s=8, alpha=0.5, color=COLORS[name])
-    ax.plot(blocks, per_head.mean(1), marker="o", color=COLORS[name], label="mean over heads")
-    ax.set(title=f"{LABELS[name]}, {run['models'][name]['weights']}", xlabel="block", xticks=blocks)
-for ax in axes[::3]:
-    ax.set_ylabel("attention distance (px)")
-axes[4].plot(nb_distance.x, nb_distance.y, "k--", marker=".", label=f"MoCo v3 {nb_distance.tag}")
-axes[4].set(title="paper (official notebook)", xlabel="block")
-for ax in axes[:5]:
-    ax.axhline(uniform_px, color="grey", ls=":", lw=1)
-    ax.set_ylim(0, 140)
-axes[5].axis("off")
-axes[5].legend([plt.Line2D([], [], color="gray", marker="o"), plt.Line2D([], [], color="k", ls="--", marker="."),
-                plt.Line2D([], [], color="grey", ls=":")],
-               ["ours: mean over heads (dots: heads)", f"MoCo v3, paper {nb_distance.tag}", "uniform attention"],
-               loc="center", frameon=False)
-finish(fig, axes[:5])
+paper_figures.attention_distance(run)
+plt.show()
+uniform_px = paper_figures.uniform_distance_px()
 assert abs(uniform_px - 116.5) < 0.05
 assert all(0 <= d <= 16 * math.sqrt(2 * 13**2) for r in run["models"].values()
            for heads in r["metrics"]["attention_distance"] for d in heads)
@@ -322,23 +273,9 @@ assert all(0 <= d <= 16 * math.sqrt(2 * 13**2) for r in run["models"].values()
 # code).
 
 # %%
-nb_nmi = reference("nmi/mocov3/nb")
-panels = [("nmi", "NMI(query; key)"), ("query_jsd", "query JSD (bits)"), ("head_jsd", "head JSD (bits)")]
-fig, axes = plt.subplots(2, 2, figsize=(9.3, 6.8), layout="constrained")
-axes = axes.ravel()
-for ax, (key, label) in zip(axes, panels):
-    for name in MODELS:
-        curve = [np.mean(v) for v in run["models"][name]["metrics"][key]]
-        ax.plot(range(1, len(curve) + 1), curve, marker="o", color=COLORS[name],
-                label=f"{LABELS[name]} ({run['models'][name]['weights']})")
-    ax.set(xlabel="block", ylabel=label, ylim=(0, 1 if key != "nmi" else 0.6))  # full scale: noise stays small
-axes[-1].plot(nb_nmi.x, nb_nmi.y, "k--", marker=".", label=f"MoCo v3, paper {nb_nmi.tag}")
-axes[-1].set(title="paper (official notebook)", xlabel="block", ylabel="NMI", ylim=(0, 0.6))
-handles, labels = axes[0].get_legend_handles_labels()
-handles2, labels2 = axes[-1].get_legend_handles_labels()
-fig.legend(handles + handles2, labels + labels2, loc="outside lower center", ncols=3, frameon=False)
-finish(fig, axes)
-assert all(-1e-6 <= v <= 1 + 1e-6 for r in run["models"].values() for key, _ in panels
+paper_figures.homogeneity(run)
+plt.show()
+assert all(-1e-6 <= v <= 1 + 1e-6 for r in run["models"].values() for key, _ in paper_figures.HOMOGENEITY
            for row in r["metrics"][key] for v in np.ravel(row))
 
 # %% [markdown]
@@ -353,23 +290,8 @@ assert all(-1e-6 <= v <= 1 + 1e-6 for r in run["models"].values() for key, _ in 
 # none in SimMIM).
 
 # %%
-fourier_refs = ["fourier_delta/mocov3/nb", "fourier_delta/mocov3/fig", "fourier_delta/simmim/fig",
-                "fourier_delta/mae_encoder/fig"]
-ref_colors = {"mocov3": "tab:blue", "simmim": "tab:red", "mae": "tab:orange"}
-fig, axes = plt.subplots(1, 2, figsize=(9.3, 3.4), sharey=True, layout="constrained")
-for name in MODELS:
-    delta = run["models"][name]["metrics"]["fourier_delta"]
-    axes[0].plot(range(len(delta)), delta, marker="o", color=COLORS[name],
-                 label=f"{LABELS[name]} ({run['models'][name]['weights']})")
-for key in fourier_refs:
-    ref = reference(key)
-    axes[1].plot(ref.x, ref.y, ls="--" if ref.tag == "[NB]" else "-", marker=".", color=ref_colors[ref.model],
-                 label=f"{ref.model} {ref.tag}")
-axes[0].set(title="ours", xlabel="depth (0 = embedding)", ylabel="Δ log amplitude at bin 6")
-axes[1].set(title="paper", xlabel="depth (0 = embedding)")
-for ax in axes:
-    ax.legend()
-finish(fig, axes)
+paper_figures.fourier(run)
+plt.show()
 assert all(r["metrics"]["fourier_curves"][d][0] == 0 and np.isfinite(r["metrics"]["fourier_delta"]).all()
            for r in run["models"].values() for d in range(r["blocks"] + 1))
 
@@ -383,25 +305,9 @@ assert all(r["metrics"]["fourier_curves"][d][0] == 0 and np.isfinite(r["metrics"
 # distance, puts a number on it: near 1 for per-image clusters, near 0 for mixed tokens.
 
 # %%
+paper_figures.tsne(run)
+plt.show()
 classes = run["tsne_image_classes"]
-class_names = list(dict.fromkeys(classes))
-shades = [plt.get_cmap(c) for c in ("Blues", "Oranges", "Greens")]
-per_image = len(run["models"]["mocov3"]["tsne"]["points"]) // len(classes)
-colors = []
-for i, c in enumerate(classes):
-    rank, count = classes[:i].count(c), classes.count(c)
-    colors += [shades[class_names.index(c)](0.45 + 0.5 * rank / max(1, count - 1))] * per_image
-fig, axes = plt.subplots(2, 2, figsize=(9.3, 8.4), layout="constrained")
-axes = axes.ravel()
-for ax, name in zip(axes, MODELS):
-    record = run["models"][name]
-    points = np.asarray(record["tsne"]["points"])  # (n·196, 2)
-    depth = record["tsne"]["depth"]
-    ax.scatter(points[:, 0], points[:, 1], c=colors, s=1)
-    silhouette = record["metrics"]["silhouette"][depth]
-    ax.set(title=f"{LABELS[name]}, {record['weights']}: depth {depth}, silhouette {silhouette:.2f}",
-           xticks=[], yticks=[])
-finish(fig, axes, f"{len(classes)} images of {', '.join(class_names)}\n" + CAPTION, depth_axis=False)
 assert all(len(r["tsne"]["points"]) == len(classes) * (IMG // PATCH) ** 2 for r in run["models"].values())
 
 # %% [markdown]
@@ -415,17 +321,8 @@ assert all(len(r["tsne"]["points"]) == len(classes) * (IMG // PATCH) ** 2 for r 
 # observation (its exact procedure is not public), so there is no reference curve.
 
 # %%
-panels = [("silhouette", "image-ID silhouette (cosine)", 0), ("unison", "unison ratio (attention)", 1),
-          ("effective_rank", "effective rank of patch tokens", 0)]
-fig, axes = plt.subplots(1, 3, figsize=(9.3, 3.4), layout="constrained")
-for ax, (key, label, first) in zip(axes, panels):
-    for name in MODELS:
-        curve = run["models"][name]["metrics"][key]
-        ax.plot(range(first, first + len(curve)), curve, marker="o", color=COLORS[name],
-                label=f"{LABELS[name]} ({run['models'][name]['weights']})")
-    ax.set(xlabel="block" if first else "depth (0 = embedding)", ylabel=label)
-axes[0].legend()
-finish(fig, axes)
+paper_figures.representations(run)
+plt.show()
 assert all(0 <= u <= 1 + 1e-6 for r in run["models"].values() for u in r["metrics"]["unison"])
 assert all(-1 <= s <= 1 for r in run["models"].values() for s in r["metrics"]["silhouette"])
 

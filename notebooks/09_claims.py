@@ -83,7 +83,7 @@ from sslvit_lite.measure import compute_metrics
 from sslvit_lite.claims import CLAIMS, MARGINS, STATUSES, margins, scoreboard, scoreboard_markdown, spreads
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.checkpoint import build_backbone
-from sslvit_lite.display import cpu_threads_for_small_models, html_table, model_styles, use_book_style
+from sslvit_lite.display import ProvenanceNote, cpu_threads_for_small_models, html_table, model_styles, use_book_style
 from sslvit_lite.presets import get_preset
 from sslvit_lite.probing import block_probes, evaluation_split
 from sslvit_lite.provenance import provenance, provenance_caption
@@ -202,13 +202,13 @@ if use_saved:
              "not measured": "n/m", "holds": "holds"}
     codes = {"fails": 0, "inconclusive": 1, "inconclusive (seed-dependent)": 1, "not measured": 2, "holds": 3}
     grid = np.array([[codes[r.status] for r in rows] for rows in controls.values()]).T  # (claims, settings)
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(CLAIMS) + 1.2))
+    fig, ax = plt.subplots(figsize=(9.3, 0.36 * len(CLAIMS) + 1.6))
     ax.imshow(grid, cmap=ListedColormap(["#d9534f", "#f0ad4e", "#dddddd", "#5cb85c"]), vmin=0, vmax=3, aspect="auto")
     for i in range(len(CLAIMS)):
         for j, rows in enumerate(controls.values()):
-            ax.text(j, i, short[rows[i].status], ha="center", va="center")
-    ax.set_yticks(range(len(CLAIMS)), [f"{c.id}. {textwrap.shorten(c.claim, 38)}" for c in CLAIMS])
-    ax.set_xticks(range(len(controls)), [textwrap.fill(label, 12) for label in controls])
+            ax.text(j, i, short[rows[i].status], ha="center", va="center", fontsize=9)
+    ax.set_yticks(range(len(CLAIMS)), [f"{c.id}. {textwrap.shorten(c.claim, 44, placeholder=' …')}" for c in CLAIMS])
+    ax.set_xticks(range(len(controls)), [label.replace(" ", "\n", 1) for label in controls], fontsize=9)
     ax.xaxis.tick_top()
     fig.tight_layout()
     plt.show()
@@ -334,7 +334,7 @@ for name in trained_now:
     else:
         display(Markdown(f"### preset {name}, trained now (one seed)\n\n"
                          + scoreboard_markdown(boards[f"preset {name}, trained now"])))
-print("scales:", ", ".join(boards))
+print("scored: " + "; ".join(boards))
 assert boards and all(len(rows) == len(CLAIMS) and all(r.status in STATUSES for r in rows) for rows in boards.values())
 assert all(r.status in ("n/a (smoke run)", "not measured") for label, rows in boards.items() if "smoke" in label
            for r in rows)
@@ -358,15 +358,6 @@ counts = {label: {s: sum(r.status == s for r in rows) for s in STATUSES} for lab
 for label, count in counts.items():
     print(f"{label}: " + ", ".join(f"{n} {s}" for s, n in count.items() if n))
 assert all(sum(count.values()) == len(CLAIMS) for count in counts.values())
-
-# %% [markdown]
-# ## Where these numbers come from
-
-# %% tags=["hide-cell"]
-if use_saved:
-    print(f"committed runs: {committed.name}/ · {provenance_caption(run_record)}")
-    print(f"command: {run_record['command']}")
-    print("stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in run_record["seconds"].items()))
 
 # %% [markdown]
 # ## Exercises
@@ -400,3 +391,14 @@ if use_saved:
 #    *the very quantity it compares*, in the claim's window. A claim about the distance is
 #    "inconclusive" for this model, whatever its other metrics show.
 #    :::
+
+
+# %% tags=["remove-input"]
+note = ProvenanceNote()  # where this chapter's numbers come from, folded
+if use_saved:
+    note.add(f"committed runs: {committed.name}/ · {provenance_caption(run_record)}", "scoreboard, controls, probes")
+    note.add(f"command: {run_record['command']}", "scoreboard, controls, probes")
+    note.add("seconds per stage: " + ", ".join(f"{k} {v:.0f}" for k, v in run_record["seconds"].items()))
+for label, results in inputs.items():
+    note.add(f"{label}: {provenance_caption(results.get('provenance', {}))}", label)
+note.html()

@@ -104,8 +104,8 @@ def plot_emergence(tables: dict[str, dict], titles: dict[str, str] | None = None
         axes[-1, col].set_xlabel("training step")
     for row, label in enumerate(rows.values()):
         axes[row, 0].set_ylabel(label)
-    axes[0, -1].legend(fontsize=8, loc="lower left")
+    axes[0, -1].legend(fontsize=10, loc="lower left")
     if caption:
-        fig.text(0.5, 0.0, caption, ha="center", va="bottom", fontsize=8)
+        fig.text(0.5, 0.0, caption, ha="center", va="bottom", fontsize=10)
     fig.tight_layout(rect=(0, 0.03 if caption else 0, 1, 1))
     return fig

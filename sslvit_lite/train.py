@@ -422,6 +422,7 @@ def pretrain(objective: str, dataset: str = "cifar10", preset: str = "smoke", ou
         diff = config_differences(load_checkpoint(final)["config"], config.to_dict())
         if diff:
             raise ValueError(f"{out} holds a finished run with other settings ({diff}); use another out_dir")
-        print(f"[sslvit-lite] {final} exists: the run already finished")
+        if progress:
+            print(f"[sslvit-lite] {final} exists: the run already finished")
         return final
     return Trainer(config, out, progress=progress).fit()
