@@ -316,11 +316,11 @@ _STATIC_SCRIPT = """
 _STATIC_STYLE = """
 #%(id)s {font-size: 0.9rem; margin: 0.5rem 0 1rem;}
 #%(id)s .controls {display: flex; flex-wrap: wrap; gap: 0.4rem 1.2rem; align-items: center; margin-bottom: 0.4rem;}
-#%(id)s [data-role=panels] {display: flex; flex-wrap: wrap; gap: 0.6rem;}
+#%(id)s [data-role=panels] {display: flex; flex-wrap: wrap; gap: 0.5rem;}
 #%(id)s figure {margin: 0; text-align: center;}
-#%(id)s canvas {width: 100px; height: 100px; image-rendering: pixelated; border: 1px solid #ccc;}
+#%(id)s canvas {width: 88px; height: 88px; image-rendering: pixelated; border: 1px solid #ccc;}
 #%(id)s figure:first-child canvas {cursor: crosshair;}
-#%(id)s figcaption {font-size: 0.85rem; max-width: 100px; line-height: 1.2;}
+#%(id)s figcaption {font-size: 0.85rem; max-width: 88px; line-height: 1.2;}
 """
 
 
