@@ -150,8 +150,8 @@ assert all(torch.isclose(m.sum(), torch.ones(())) for m in maps)
 # %%
 block_outputs = cap.block_outputs  # 13 × (B, 65, 192)
 shown = [0, 1, 2, 4, 6, 8, 10, 12]
-fig, axes = plt.subplots(1, len(shown), figsize=(min(9.3, 1.6 * len(shown)), 2.0))
-for ax, depth in zip(axes, shown):
+fig, axes = plt.subplots(2, len(shown) // 2, figsize=(min(9.3, 2.2 * len(shown) // 2), 5.0))  # two rows of panels
+for ax, depth in zip(axes.flat, shown):
     patches = block_outputs[depth][:, vit.num_prefix_tokens:]  # (B, 64, 192)
     flat = patches.reshape(-1, patches.shape[-1])
     flat = flat - flat.mean(0)

@@ -80,7 +80,7 @@ from IPython.display import Markdown, display
 from matplotlib.colors import ListedColormap
 
 from sslvit_lite.measure import compute_metrics
-from sslvit_lite.claims import CLAIMS, MARGINS, STATUSES, margins, scoreboard, scoreboard_markdown, spreads
+from sslvit_lite.claims import CLAIMS, MARGINS, STATUSES, counts, margins, scoreboard, scoreboard_markdown, spreads
 from sslvit_lite.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from sslvit_lite.checkpoint import build_backbone
 from sslvit_lite.display import ProvenanceNote, cpu_threads_for_small_models, html_table, model_styles, use_book_style
@@ -166,7 +166,12 @@ if use_saved:
 
 # %%
 if use_saved:
-    display(Markdown(scoreboard_markdown(boards["laptop runs"])))
+    expected = {claim.id: claim.expected for claim in CLAIMS}
+    tally = counts(boards["laptop runs"])
+    display(html_table(["#", "claim", "the paper expects", "verdict", "measured"],
+                       [[str(r.id), r.claim, expected[r.id], r.status, r.detail] for r in boards["laptop runs"]],
+                       ", ".join(f"{n} {status}" for status, n in tally.items() if n) + ".",
+                       widths=["3%", "20%", "17%", "11%", "49%"]))
     written = {row["id"]: row["status"] for row in json.loads((committed / "scoreboard.json").read_text())["scoreboard"]}
     assert written == {row.id: row.status for row in boards["laptop runs"]}, "scoreboard.json is stale"
 

@@ -49,25 +49,32 @@ def model_styles(*names: str) -> tuple[dict[str, str], dict[str, str]]:
     return {n: MODEL_TITLES[n] for n in names}, {n: MODEL_COLORS[n] for n in names}
 
 
-def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> HtmlMarkup:
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str,
+               widths: Sequence[str] | None = None) -> HtmlMarkup:
     """An HTML table with ``caption`` under it; every cell and the caption are HTML-escaped.
 
     ``rows`` are lists of already formatted strings, each as long as ``header``. A plain HTML table
     (not a pandas DataFrame) renders the same in Jupyter, Colab and the static book, and the
-    caption carries the provenance the book requires of every number. The result is a ``str`` of
+    caption carries the provenance the book requires of every number. ``widths`` (CSS widths, one per
+    column, e.g. ``"40%"``) spread a table with long text over the column. The result is a ``str`` of
     the markup that ``IPython.display.display`` renders as a table.
     """
     header = [str(h) for h in header]
     for i, row in enumerate(rows):
         if len(row) != len(header):
             raise ValueError(f"row {i} has {len(row)} cells, the header has {len(header)}")
+    if widths is not None and len(widths) != len(header):
+        raise ValueError(f"{len(widths)} widths for {len(header)} columns")
 
-    def cells(tag: str, values: Sequence[str]) -> str:
-        return "".join(f'<{tag} style="{CELL_STYLE}">{html.escape(str(v))}</{tag}>' for v in values)
+    def cells(tag: str, values: Sequence[str], sizes: Sequence[str | None]) -> str:
+        return "".join(f'<{tag} style="{CELL_STYLE}{f"; width: {w}" if w else ""}">{html.escape(str(v))}</{tag}>'
+                       for v, w in zip(values, sizes))
 
-    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
-    return HtmlMarkup(f'<table><caption style="{CAPTION_STYLE}">{html.escape(caption)}</caption>'
-                f"<thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>")
+    plain = [None] * len(header)
+    body = "".join(f"<tr>{cells('td', row, plain)}</tr>" for row in rows)
+    table_style = ' style="width: 100%"' if widths is not None else ""
+    return HtmlMarkup(f'<table{table_style}><caption style="{CAPTION_STYLE}">{html.escape(caption)}</caption>'
+                      f"<thead><tr>{cells('th', header, widths or plain)}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def to_rgb(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:

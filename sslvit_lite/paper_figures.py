@@ -46,7 +46,7 @@ def attention_maps(run: dict, head: int) -> Figure:
     scale from 0, so near-uniform maps look flat)."""
     example = np.asarray(Image.open(io.BytesIO(base64.b64decode(run["example_image"]))))  # (224, 224, 3)
     row, col = run["query"]
-    fig, axes = plt.subplots(2, 3, figsize=(9.3, 6.6), layout="constrained")  # the image, four maps, the scale
+    fig, axes = plt.subplots(2, 3, figsize=(8.0, 5.8), layout="constrained")  # the image, four maps, the scale
     axes = axes.ravel()
     axes[0].imshow(example)
     axes[0].set_title("image, query patch")
@@ -144,7 +144,7 @@ def tsne(run: dict) -> Figure:
     for i, c in enumerate(classes):
         rank, count = classes[:i].count(c), classes.count(c)
         colors += [shades[names.index(c)](0.45 + 0.5 * rank / max(1, count - 1))] * per_image
-    fig, axes = plt.subplots(2, 2, figsize=(9.3, 8.4), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(8.0, 7.4), layout="constrained")
     for ax, name in zip(axes.ravel(), MODELS):
         record = run["models"][name]
         points = np.asarray(record["tsne"]["points"])  # (n·196, 2)

@@ -102,4 +102,4 @@ def verdict_table(ids: Iterable[int], results_dir: str | os.PathLike | None = No
     """The scoreboard's verdicts of claims ``ids`` as an HTML table, for the chapters that discuss them."""
     rows = [[str(r["id"]), r["claim"], r["status"], r["detail"]] for r in verdicts(ids, results_dir)]
     text = ("The scoreboard's verdict (chapter 9) on the committed laptop runs, every pairing of seeds. " + caption)
-    return html_table(["#", "claim", "verdict", "measured"], rows, text.strip())
+    return html_table(["#", "claim", "verdict", "measured"], rows, text.strip(), widths=["4%", "28%", "14%", "54%"])

@@ -119,3 +119,12 @@ def test_the_provenance_note_escapes_text_and_refuses_to_be_empty():
         note.html()
     note.add("run <a> & b", "fig 1")
     assert "run &lt;a&gt; &amp; b" in note.html() and "<summary>" in note.html()
+
+
+def test_html_table_spreads_columns_by_the_widths_given():
+    from sslvit_lite.display import html_table
+
+    table = html_table(["a", "b"], [["1", "2"]], "c", widths=["30%", "70%"])
+    assert 'style="width: 100%"' in table and "width: 70%" in table and table.count("width: 30%") == 1
+    with pytest.raises(ValueError, match="2 widths for 3 columns"):
+        html_table(["a", "b", "c"], [], "x", widths=["1%", "2%"])
