@@ -147,9 +147,10 @@ plt.show()
 # ## The model the engine trains
 #
 # We now build exactly what the training engine builds for this preset: a timm ViT (the *base
-# encoder*, whose weights we keep at the end) wrapped by `MoCoV3`. The preset decides the size. At
-# `smoke` it is a 2-block, 32-wide ViT at 16 px, small enough to train in seconds on a CPU. The GPU
-# presets use ViT-Tiny/4 at 32 px, 12 blocks of width 192.
+# encoder*, whose weights we keep at the end) wrapped by `MoCoV3`. The preset decides the size:
+# `smoke` is a 2-block, 32-wide ViT at 16 px (seconds on a CPU), `cpu` (the committed laptop runs) a
+# 6-block, 96-wide ViT at 32 px, and the GPU presets ViT-Tiny/4 at 32 px, 12 blocks of width 192. The
+# output below says which one this page built.
 
 # %%
 torch.manual_seed(config.seed)
@@ -373,7 +374,7 @@ assert all(p.requires_grad for p in moco.backbone.blocks.parameters())
 # patches, initialised as MoCo v3's official code does (every linear xavier-uniform, the query, key
 # and value matrices each on their own, the patch projection like a linear layer: weights 3–5×
 # larger than timm's default at this width), 1,200 steps of batch 64 on the 50,000 CIFAR-10 training
-# images, about 11 minutes on 2 CPU cores. Its learning rate follows a small-batch rule: MoCo v3's peak of 1.5e-4 per 256 images is
+# images, about 10 minutes on 2 CPU cores. Its learning rate follows a small-batch rule: MoCo v3's peak of 1.5e-4 per 256 images is
 # tuned for batch 4,096, and scaled *linearly* down to batch 64 it leaves a model that never moves
 # from its initialisation, so the laptop presets use 1e-3 · √(B / 128) with 100 warm-up steps
 # (the square-root rule for adaptive optimisers). With `prefer_saved=False` and no GPU, the
@@ -529,8 +530,9 @@ else:
 # * The objective is **image-level**. One vector per image, the [CLS] token, is all the loss sees,
 #   and it asks that vector to identify the image among the others in the batch. That is why kNN
 #   and linear probes are CL's natural measure, and why the paper expects its attention to gather
-#   global, object-level information. At our scale MoCo v3 leads SimMIM on kNN but not on the linear
-#   probe, and MAE, which sees four times the images, leads both (the table above).
+#   global, object-level information. At our scale MoCo v3 leads SimMIM on kNN, not clearly on the
+#   linear probe (within the seeds' spread), and MAE, which sees four times the images, leads both
+#   (the table above).
 # * The next chapter trains the opposite kind of objective, masked image modeling, whose loss
 #   looks at every patch token and not at the image as a whole.
 

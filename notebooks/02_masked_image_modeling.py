@@ -451,9 +451,9 @@ assert all(math.isfinite(r["loss"]) for _, info in runs.values() for r in traini
 # (the visible pixels plus the predicted masked ones), and the raw prediction everywhere. MAE's
 # prediction is mapped back from per-patch normalised values with each input patch's own mean and
 # std, as MAE's demo does. The laptop runs fill the holes with blurry but plausible colour and
-# layout; a `smoke` model (a few steps from its random decoder) would give noise. SimMIM's raw
-# prediction on the *visible* patches is speckled because its loss never asks it to predict them:
-# only the masked pixels are scored.
+# layout; a `smoke` model (a few steps from its random decoder) would give noise. Neither model's raw
+# prediction on the *visible* patches looks like the image (SimMIM's is blocky, MAE's noisy), because
+# neither loss asks for them: only the masked pixels are scored.
 
 # %%
 rows, fractions = [], {}

@@ -188,7 +188,7 @@ for ax, name in zip(axes[0], names):
     ax.legend()
 axes[0, 0].set_ylabel("Δ log amplitude")
 fig.tight_layout()
-caption(fig, *names, label="SVD paths", notes=["colour = depth, from the embedding (dark) to the last block (light), as in the paper's figure"])
+caption(fig, *names, label="Fourier profiles", notes=["colour = depth, from the embedding (dark) to the last block (light), as in the paper's figure"])
 plt.show()
 assert all(c.shape == (depth + 1, num_bins) for c in curves.values())
 

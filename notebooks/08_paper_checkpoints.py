@@ -232,12 +232,13 @@ assert all(len(r["metrics"]["nmi"]) == r["blocks"] and len(r["metrics"]["fourier
 # The official notebook shows the attention of one query patch, in block 11 and head 0, of image 30
 # of its batch (a French horn). We take the same block, head and query, and image 30 of our set (the
 # same French horn in the `"notebook"` setting on Imagenette), drop the CLS row and column,
-# renormalise the row and show it on the 14×14 grid with the `plasma` colormap, each map on its own
-# colour scale. The red square marks
-# the query patch at its true place: patch (row 8, column 3) covers pixels 128–143 down and 48–63
-# across. (The official notebook draws its square on a 14-px grid, so it lands slightly off.)
-# The paper's finding: MoCo v3's map covers the whole object and hardly depends on the query, SimMIM's
-# stays around the query.
+# renormalise the row and show it on the 14×14 grid with the `plasma` colormap, every map on one colour
+# scale from 0 (so a near-uniform map looks flat). The red square marks the query patch at its true
+# place: patch (row 8, column 3) covers pixels 128–143 down and 48–63 across. (The official notebook
+# draws its square on a 14-px grid, so it lands slightly off.) The paper's finding: MoCo v3's map
+# covers the whole object and hardly depends on the query, SimMIM's stays around the query. With the
+# stand-ins (the figure's title says when), the block is the stand-in's last and the maps are flat:
+# untrained attention is nearly uniform.
 
 # %%
 paper_figures.attention_maps(run, map_head)

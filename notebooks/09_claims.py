@@ -15,7 +15,7 @@
 # # Claims scoreboard
 #
 # This chapter checks the claims of Park et al. {cite}`park2023what`, one by one, on our models. Each
-# claim (19 rows, listed in the table below with the figure of the paper it comes from) is an
+# claim (19 rows, listed in the table below with what the paper expects) is an
 # executable check in `sslvit_lite.claims`: a function of a results dict that answers **holds**,
 # **fails**, **inconclusive** or **not measured**, and shows the numbers behind the verdict next to
 # what the paper expects.
@@ -220,7 +220,7 @@ if use_saved:
     held = {label: [r.id for r in rows if r.status == "holds"] for label, rows in controls.items() if label != "trained models"}
     assert not any(ids for label, ids in held.items() if label != "random MAE"), "a random-init control passed a claim"
     assert 11 not in held["random MAE"]
-    print("no control holds a claim")
+    print("no control holds a claim about the model it replaces")
 
 # %% [markdown]
 # ## Per-block linear probes (claims 9 and 10)
@@ -339,7 +339,6 @@ for name in trained_now:
     else:
         display(Markdown(f"### preset {name}, trained now (one seed)\n\n"
                          + scoreboard_markdown(boards[f"preset {name}, trained now"])))
-print("scored: " + "; ".join(boards))
 assert boards and all(len(rows) == len(CLAIMS) and all(r.status in STATUSES for r in rows) for rows in boards.values())
 assert all(r.status in ("n/a (smoke run)", "not measured") for label, rows in boards.items() if "smoke" in label
            for r in rows)

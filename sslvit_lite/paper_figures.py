@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,7 +29,8 @@ def _finish(fig: Figure, axes, run: dict, title: str = "", depth_axis: bool = Tr
     """Integer ticks on depth axes; the weights note (and ``title``) on top."""
     for ax in np.ravel(axes) if depth_axis else []:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle("\n".join(filter(None, [title, weights_note(run)])))
+    lines = [textwrap.fill(line, 80) for line in (title, weights_note(run)) if line]  # within the figure's width
+    fig.suptitle("\n".join(lines))
     return fig
 
 
@@ -104,7 +106,7 @@ def homogeneity(run: dict) -> Figure:
         for name in MODELS:
             curve = [np.mean(v) for v in run["models"][name]["metrics"][key]]
             ax.plot(range(1, len(curve) + 1), curve, marker="o", color=COLORS[name], label=_name(run, name))
-        ax.set(xlabel="block", ylabel=label, ylim=(0, 1 if key != "nmi" else 0.6))
+        ax.set(title=f"ours: {label.split(' (')[0]}", xlabel="block", ylabel=label, ylim=(0, 1 if key != "nmi" else 0.6))
     axes[-1].plot(reference_curve.x, reference_curve.y, "k--", marker=".", label=f"MoCo v3, paper {reference_curve.tag}")
     axes[-1].set(title="paper (official notebook)", xlabel="block", ylabel="NMI", ylim=(0, 0.6))
     handles, labels = axes[0].get_legend_handles_labels()
