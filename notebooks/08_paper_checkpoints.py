@@ -96,7 +96,6 @@ from sslvit_lite.registry import CHECKPOINTS
 from sslvit_lite.vit import patch_grid
 use_book_style()  # figure fonts readable at the column width
 
-COLORS = {"mocov3": "tab:blue", "simmim": "tab:red", "dino": "tab:cyan", "mae": "tab:orange"}
 if setting not in SETTINGS:
     raise ValueError(f"unknown setting {setting!r}; valid: {', '.join(SETTINGS)}")
 preset_name = get_preset(preset).name  # validates preset; "auto" → smoke / colab-t4 / cifar10-h100

@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from sslvit_lite.analysis.attention import patch_index, query_map
+from sslvit_lite.analysis.attention import drop_prefix, patch_index, query_map
 from sslvit_lite.vit import model_input
 
 
@@ -338,19 +338,15 @@ def _encode(t: torch.Tensor) -> str:
 def static_maps(explorer: "AttentionExplorer", model: str, images: Sequence[int]) -> torch.Tensor:
     """Every query's map of ``model``, each scaled to its own maximum (as :meth:`AttentionExplorer.figure`
     draws it): uint8 (len(images), L, Hd + 1, P, P), the last head the mean over heads."""
-    rows, cols = explorer.grid
-    prefix = explorer.num_prefix
-    out = []
-    for image in images:
-        per_block = []
-        for attn in explorer.attentions[model]:
-            a = attn[image, :, prefix:, prefix:].float()  # (Hd, P, P) patch-to-patch
-            a = a / a.sum(dim=-1, keepdim=True).clamp_min(1e-12)  # rows renormalised without [CLS]
-            a = torch.cat([a, a.mean(dim=0, keepdim=True)])  # (Hd + 1, P, P)
-            scaled = a / a.amax(dim=-1, keepdim=True).clamp_min(1e-12)
-            per_block.append((scaled * 255).round().to(torch.uint8))
-        out.append(torch.stack(per_block))  # (L, Hd + 1, P, P)
-    return torch.stack(out)
+    index = torch.as_tensor(list(images), dtype=torch.long)
+    per_block = []
+    for attn in explorer.attentions[model]:
+        # rows renormalised without [CLS], as attention_map's query_map does; a row with no patch attention stays 0
+        a = drop_prefix(attn[index].float(), explorer.num_prefix).nan_to_num(0.0)  # (n, Hd, P, P)
+        a = torch.cat([a, a.mean(dim=1, keepdim=True)], dim=1)  # (n, Hd + 1, P, P): the mean over heads last
+        scaled = a / a.amax(dim=-1, keepdim=True).clamp_min(1e-12)
+        per_block.append((scaled * 255).round().to(torch.uint8))
+    return torch.stack(per_block, dim=1)  # (n, L, Hd + 1, P, P)
 
 
 def static_html(explorer: "AttentionExplorer", images: Sequence[int], block: int | None = None,

@@ -19,9 +19,9 @@ from PIL import Image
 
 from sslvit_lite.analysis.attention import patch_distances
 from sslvit_lite.analysis.reference import reference
+from sslvit_lite.display import MODEL_COLORS
 from sslvit_lite.paper_models import IMG, LABELS, MODELS, PATCH, weights_note
 
-COLORS = {"mocov3": "tab:blue", "simmim": "tab:red", "dino": "tab:cyan", "mae": "tab:orange"}
 GRID = IMG // PATCH  # 14 patches a side
 
 
@@ -75,8 +75,8 @@ def attention_distance(run: dict) -> Figure:
     for ax, name in zip(axes, MODELS):
         per_head = np.asarray(run["models"][name]["metrics"]["attention_distance"])  # (L, H)
         blocks = np.arange(1, len(per_head) + 1)
-        ax.scatter(np.repeat(blocks, per_head.shape[1]), per_head.ravel(), s=8, alpha=0.5, color=COLORS[name])
-        ax.plot(blocks, per_head.mean(1), marker="o", color=COLORS[name])
+        ax.scatter(np.repeat(blocks, per_head.shape[1]), per_head.ravel(), s=8, alpha=0.5, color=MODEL_COLORS[name])
+        ax.plot(blocks, per_head.mean(1), marker="o", color=MODEL_COLORS[name])
         ax.set(title=_name(run, name), xlabel="block", xticks=blocks)
     for ax in axes[::3]:
         ax.set_ylabel("attention distance (px)")
@@ -105,7 +105,7 @@ def homogeneity(run: dict) -> Figure:
     for ax, (key, label) in zip(axes, HOMOGENEITY):
         for name in MODELS:
             curve = [np.mean(v) for v in run["models"][name]["metrics"][key]]
-            ax.plot(range(1, len(curve) + 1), curve, marker="o", color=COLORS[name], label=_name(run, name))
+            ax.plot(range(1, len(curve) + 1), curve, marker="o", color=MODEL_COLORS[name], label=_name(run, name))
         ax.set(title=f"ours: {label.split(' (')[0]}", xlabel="block", ylabel=label, ylim=(0, 1 if key != "nmi" else 0.6))
     axes[-1].plot(reference_curve.x, reference_curve.y, "k--", marker=".", label=f"MoCo v3, paper {reference_curve.tag}")
     axes[-1].set(title="paper (official notebook)", xlabel="block", ylabel="NMI", ylim=(0, 0.6))
@@ -124,11 +124,11 @@ def fourier(run: dict) -> Figure:
     fig, axes = plt.subplots(1, 2, figsize=(9.3, 4.6), sharey=True, layout="constrained")
     for name in MODELS:
         delta = run["models"][name]["metrics"]["fourier_delta"]
-        axes[0].plot(range(len(delta)), delta, marker="o", color=COLORS[name], label=_name(run, name))
+        axes[0].plot(range(len(delta)), delta, marker="o", color=MODEL_COLORS[name], label=_name(run, name))
     for key in FOURIER_REFERENCES:
         curve = reference(key)
         axes[1].plot(curve.x, curve.y, ls="--" if curve.tag == "[NB]" else "-", marker=".",
-                     color=COLORS[curve.model], label=f"{curve.model} {curve.tag}")
+                     color=MODEL_COLORS[curve.model], label=f"{curve.model} {curve.tag}")
     axes[0].set(title="ours", xlabel="depth (0 = embedding)", ylabel="Δ log amplitude at bin 6")
     axes[1].set(title="paper", xlabel="depth (0 = embedding)")
     for ax in axes:  # legends under the panels, off the curves
@@ -168,7 +168,7 @@ def representations(run: dict) -> Figure:
     for ax, (key, label, first) in zip(axes, REPRESENTATIONS):
         for name in MODELS:
             curve = run["models"][name]["metrics"][key]
-            ax.plot(range(first, first + len(curve)), curve, marker="o", color=COLORS[name], label=_name(run, name))
+            ax.plot(range(first, first + len(curve)), curve, marker="o", color=MODEL_COLORS[name], label=_name(run, name))
         ax.set(xlabel="block" if first else "depth (0 = embedding)", ylabel=label)
     axes[3].axis("off")
     axes[3].legend(*axes[0].get_legend_handles_labels(), loc="center", frameon=False)
