@@ -270,11 +270,12 @@ def resumable(record: dict, optimizer: torch.optim.Optimizer, scaler: torch.amp.
 
 def restore_training(checkpoint: dict, path: str | os.PathLike, objective: nn.Module,
                      optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, sampler, total_steps: int,
-                     rank: int, world_size: int, device: torch.device) -> tuple[int, bool]:
-    """Load a :func:`resumable` checkpoint into a run being set up; returns (step, random streams restored).
+                     rank: int, world_size: int, device: torch.device) -> tuple[int, int]:
+    """Load a :func:`resumable` checkpoint into a run being set up; returns (step, number of processes that
+    wrote it).
 
     Refuses, naming ``path``, a checkpoint of another schedule or data (another data root or subset);
-    the world size may change, but then the random streams restart (returned False).
+    the world size may change, but then the random streams are not restored and restart.
     """
     objective.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
@@ -286,7 +287,7 @@ def restore_training(checkpoint: dict, path: str | os.PathLike, objective: nn.Mo
         raise ValueError(f"{path} was written for {checkpoint['total_steps']:,} steps over {saved}, this run has "
                          f"{total_steps:,} steps over {now}: the data changed (another data root or subset?); "
                          "use another out_dir")
-    same_world = len(checkpoint["rng"]) == world_size
-    if same_world:
+    writers = len(checkpoint["rng"])
+    if writers == world_size:
         set_rng_state(checkpoint["rng"][rank], device)
-    return int(checkpoint["step"]), same_world
+    return int(checkpoint["step"]), writers

@@ -284,11 +284,11 @@ class Trainer:
         path = self.out_dir / LAST
         if not path.is_file():
             return 0
-        self.step, same_world = restore_training(load_checkpoint(path), path, self.objective, self.optimizer,
-                                                 self.scaler, self.sampler, self.total_steps, self.rank,
-                                                 self.world_size, self.device)
-        if not same_world and self.verbose:
-            print(f"[sslvit-lite] {path} was written by another number of processes than this run's "
+        self.step, writers = restore_training(load_checkpoint(path), path, self.objective, self.optimizer,
+                                              self.scaler, self.sampler, self.total_steps, self.rank,
+                                              self.world_size, self.device)
+        if writers != self.world_size and self.verbose:
+            print(f"[sslvit-lite] {path} was written by {writers} process(es), this run has "
                   f"{self.world_size}: random streams restart, so the result will not match an uninterrupted run")
         if self.verbose:
             print(f"[sslvit-lite] resuming {self.config.objective} from step {self.step:,} of {self.total_steps:,}")
