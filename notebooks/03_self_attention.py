@@ -212,8 +212,11 @@ if use_saved:  # the other committed models of the same recipe; λ = 0.2 is the 
 torch.manual_seed(seed)
 explored["random_init"] = build_backbone(infos["mocov3"]["config"]).eval()  # same architecture and initialisation
 explored_titles["random_init"] = "random init"
-static_explorer = AttentionExplorer.from_models(explored, images[:explorer_images], CIFAR10_MEAN, CIFAR10_STD,
-                                                explored_titles)
+shown_images = images[:explorer_images]
+static_attentions = {name: [a[:explorer_images] for a in attentions[name]] if name in attentions  # recorded above
+                     else record_attentions(model, shown_images, CIFAR10_MEAN, CIFAR10_STD)
+                     for name, model in explored.items()}
+static_explorer = AttentionExplorer(static_attentions, shown_images, grid, prefix, explored_titles)
 page_html = static_explorer.static_html(range(explorer_images), block=block, row=queries[0][0], col=queries[0][1])
 display(HTML(page_html))
 if live_frontend():
